@@ -1,0 +1,53 @@
+"""Hubclass: course admin for JupyterHub."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask
+
+from . import auth, cli, errors, hubclient
+from .config import from_env
+from .extensions import csrf, db, migrate
+from .prefix import ServicePrefix
+
+MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Wire the app: config, extensions, blueprints, error handlers, CLI. No network, no git."""
+    app = Flask(__name__)
+    app.config.update(from_env() if config is None else config)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
+    csrf.init_app(app)
+    hubclient.init_app(app)
+    auth.init_app(app)
+
+    from . import models  # noqa: F401 - register the tables with SQLAlchemy and Alembic
+    from .views import api, health, pages
+
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(health.bp)
+
+    errors.init_app(app)
+    auth.register_error_handlers(app)
+    app.after_request(_security_headers)
+    cli.init_app(app)
+
+    app.wsgi_app = ServicePrefix(app.wsgi_app, app.config["HUB_SERVICE_PREFIX"])
+    return app
+
+
+def _security_headers(response):
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; frame-ancestors 'none'; img-src 'self' data:",
+    )
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response

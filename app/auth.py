@@ -1,0 +1,279 @@
+"""Sign-in through the Hub (OAuth with Authlib) and the instructor check on every request."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import posixpath
+import threading
+import time
+from dataclasses import dataclass
+
+import requests
+from authlib.integrations.base_client import OAuthError
+from authlib.integrations.flask_client import OAuth
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_wtf.csrf import CSRFError
+
+from .extensions import csrf
+from .hub import HubError, Identity
+from .hubclient import hub_client
+
+log = logging.getLogger(__name__)
+bp = Blueprint("auth", __name__)
+
+API_PREFIX = "/api/"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+@dataclass(frozen=True)
+class Instructor:
+    """The person behind this request, checked against the Hub."""
+
+    name: str
+    admin: bool
+    groups: tuple[str, ...]
+    via_token: bool = False
+
+
+class Unauthorized(Exception):
+    """Nobody is signed in (pages redirect to the Hub login; the API answers 401)."""
+
+
+class NotAnInstructor(Exception):
+    """Signed in, but neither a Hub admin nor in an instructor group."""
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.name = name
+
+
+class _TTLCache:
+    """A small per-process cache: the Hub is asked again once an entry is older than ttl."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, tuple[float, object]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str, ttl: float):
+        with self._lock:
+            item = self._items.get(key)
+        if item and time.monotonic() - item[0] < ttl:
+            return item[1]
+        return None
+
+    def put(self, key: str, value: object) -> None:
+        with self._lock:
+            if len(self._items) > 10_000:  # bounded: forget everything rather than grow
+                self._items.clear()
+            self._items[key] = (time.monotonic(), value)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+def public(view):
+    """Mark a view as reachable without signing in."""
+    view.hubclass_public = True
+    return view
+
+
+def init_app(app: Flask) -> None:
+    oauth = OAuth(app)
+    oauth.register(
+        "hub",
+        client_id=app.config["HUB_CLIENT_ID"],
+        # The Hub gives a service its API token as its OAuth client secret.
+        client_secret=app.config["HUB_API_TOKEN"],
+        authorize_url=app.config["HUB_URL"] + "api/oauth2/authorize",
+        access_token_url=app.config["HUB_API_URL"] + "/oauth2/token",
+        api_base_url=app.config["HUB_API_URL"] + "/",
+        client_kwargs={
+            # The Hub's token endpoint accepts only client_secret_post (basic gets 401).
+            "token_endpoint_auth_method": "client_secret_post",
+            "code_challenge_method": "S256",
+            "timeout": 30,
+        },
+    )
+    app.extensions["hubclass.oauth"] = oauth
+    app.extensions["hubclass.users"] = _TTLCache()  # username -> Instructor | None
+    app.extensions["hubclass.tokens"] = _TTLCache()  # sha256(token) -> username
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked in authenticate(), see below
+    app.before_request(authenticate)
+    app.register_blueprint(bp)
+
+
+def is_api_request() -> bool:
+    return request.path.startswith(API_PREFIX)
+
+
+def _token_from_header() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() in ("token", "bearer") and token.strip():
+        return token.strip()
+    return None
+
+
+def _user_for_token(token: str) -> str:
+    cache = current_app.extensions["hubclass.tokens"]
+    # Only a hash of the token is kept, never the token itself.
+    key = hashlib.sha256(token.encode()).hexdigest()
+    name = cache.get(key, current_app.config["HUB_AUTH_CACHE_SECONDS"])
+    if name is None:
+        try:
+            identity: Identity = hub_client().identify_token(token)
+        except HubError as e:
+            if e.code == "invalid_token":
+                raise Unauthorized() from None
+            raise
+        if identity.kind != "user":
+            raise Unauthorized()
+        name = identity.name
+        cache.put(key, name)
+    return name
+
+
+def check_instructor(name: str, *, via_token: bool = False) -> Instructor:
+    """Return the instructor called `name`, asking the Hub at most once per cache period."""
+    cache = current_app.extensions["hubclass.users"]
+    ttl = current_app.config["HUB_AUTH_CACHE_SECONDS"]
+    cached = cache.get(name, ttl)
+    if cached is None:
+        model = hub_client().get_user(name)
+        allowed = set(current_app.config["HUBCLASS_INSTRUCTOR_GROUPS"])
+        if model and (model.get("admin") or allowed.intersection(model.get("groups") or ())):
+            cached = Instructor(name, bool(model.get("admin")), tuple(model.get("groups") or ()))
+        else:
+            cached = False
+        cache.put(name, cached)
+    if not cached:
+        raise NotAnInstructor(name)
+    return Instructor(cached.name, cached.admin, cached.groups, via_token)
+
+
+def authenticate() -> None:
+    """Identify the requester and check they teach; runs before every request."""
+    g.instructor = None
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is None or getattr(view, "hubclass_public", False):
+        return
+    token = _token_from_header() if is_api_request() else None
+    if token:
+        g.instructor = check_instructor(_user_for_token(token), via_token=True)
+        return  # a token in a header is not sent by a browser on its own: no CSRF check
+    name = session.get("username")
+    if not name:
+        raise Unauthorized()
+    g.instructor = check_instructor(name)
+    if request.method not in SAFE_METHODS:
+        csrf.protect()
+
+
+def safe_next(target: str | None) -> str:
+    """Return target if it is a plain path under the service prefix, else the prefix itself."""
+    prefix = current_app.config["HUB_SERVICE_PREFIX"]
+    if not target or any(c in target for c in "\\\r\n\t\x00") or "//" in target:
+        return prefix
+    path, _, query = target.partition("?")
+    normal = posixpath.normpath(path) + ("/" if path.endswith("/") else "")
+    if normal != path or not (path + "/").startswith(prefix) or ":" in path:
+        return prefix
+    return path + ("?" + query if query else "")
+
+
+@bp.get("/login")
+@public
+def login():
+    oauth = current_app.extensions["hubclass.oauth"]
+    session["next"] = safe_next(request.args.get("next"))
+    # The redirect URI must be the Hub's relative callback exactly: an absolute one gets 400.
+    return oauth.hub.authorize_redirect(current_app.config["HUB_OAUTH_CALLBACK_URL"])
+
+
+@bp.get("/oauth_callback")
+@public
+def oauth_callback():
+    oauth = current_app.extensions["hubclass.oauth"]
+    try:
+        token = oauth.hub.authorize_access_token()
+        response = oauth.hub.get("user", token=token)
+        response.raise_for_status()
+        name = response.json()["name"]
+    except (OAuthError, requests.RequestException, KeyError, ValueError) as e:
+        # A missing, foreign or replayed state, a used code, or the Hub refusing the exchange.
+        log.warning("Sign-in failed: %r", str(e)[:200])
+        session.clear()
+        return render_template("signin_failed.html"), 403
+    next_url = safe_next(session.get("next"))
+    # A fresh session: nothing from before sign-in survives it, and the token is not kept.
+    session.clear()
+    session["username"] = name
+    log.info("Signed in: %r", name)
+    return redirect(next_url)
+
+
+@bp.post("/logout")
+def logout():
+    session.clear()
+    return redirect(current_app.config["HUB_URL"] + "home")
+
+
+def handle_unauthorized(_e: Unauthorized):
+    if is_api_request():
+        return {
+            "error": {
+                "code": "unauthenticated",
+                "message": "Send 'Authorization: token <your Hub API token>'.",
+            }
+        }, 401
+    target = request.script_root + request.full_path.rstrip("?")
+    return redirect(url_for("auth.login", next=target))
+
+
+def handle_not_instructor(e: NotAnInstructor):
+    groups = current_app.config["HUBCLASS_INSTRUCTOR_GROUPS"]
+    if is_api_request():
+        return {
+            "error": {
+                "code": "not_instructor",
+                "message": f"{e.name!r} is not a Hub admin nor in the group(s) "
+                f"{', '.join(groups)}.",
+            }
+        }, 403
+    return render_template("not_instructor.html", name=e.name, groups=groups), 403
+
+
+def handle_csrf(e: CSRFError):
+    if is_api_request():
+        return {"error": {"code": "csrf", "message": e.description}}, 400
+    return render_template(
+        "error.html",
+        title="The form expired",
+        message="This form was open too long or came from another page. Go back, reload and "
+        "submit it again.",
+    ), 400
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(Unauthorized, handle_unauthorized)
+    app.register_error_handler(NotAnInstructor, handle_not_instructor)
+    app.register_error_handler(CSRFError, handle_csrf)
+
+
+def current_instructor() -> Instructor:
+    if g.get("instructor") is None:
+        abort(401)
+    return g.instructor

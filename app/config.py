@@ -1,0 +1,138 @@
+"""Settings from the environment: the Hub's JUPYTERHUB_* variables and Hubclass's own HUBCLASS_*."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+
+DEFAULT_ALLOWED_REPO_URLS = "https://github.com/,https://gitlab.com/"
+
+# Scopes the service token needs, in the Hub's own (expanded) names. The deploy docs grant
+# admin:users, admin:groups and servers; the Hub expands them into these.
+REQUIRED_SCOPES = ("admin:users", "admin:groups", "servers")
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or wrong; the message names the variable and how to set it."""
+
+
+HOW_TO_GET_HUB_VARS = (
+    "A managed service gets it from the Hub when the Hub starts it (c.JupyterHub.services with "
+    "a 'command'); an external service must be given it in its own environment (the service's "
+    "api_token in jupyterhub_config.py, and the Hub's API URL, e.g. "
+    "http://hub:8081/hub/api on Kubernetes). See docs/deploy.md."
+)
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"{name} is not set. {HOW_TO_GET_HUB_VARS}")
+    return value
+
+
+def _split_list(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _with_slashes(prefix: str) -> str:
+    prefix = "/" + prefix.strip("/")
+    return prefix if prefix == "/" else prefix + "/"
+
+
+def load_secret_key(data_dir: Path) -> str:
+    """Read the session key from the data dir, creating it once (0600) so restarts keep sessions."""
+    path = data_dir / "secret_key"
+    try:
+        # O_EXCL: when several workers start at once, exactly one creates the file.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_text().strip()
+        if not key:
+            raise ConfigError(
+                f"{path} is empty: delete it and restart to create a new key."
+            ) from None
+        return key
+    key = secrets.token_hex(32)
+    with os.fdopen(fd, "w") as f:
+        f.write(key + "\n")
+    return key
+
+
+def from_env(env: Mapping[str, str] | None = None) -> dict:
+    """Build the Flask config from the environment; raise ConfigError naming what is missing."""
+    env = os.environ if env is None else env
+    api_url = _required(env, "JUPYTERHUB_API_URL").rstrip("/")
+    api_token = _required(env, "JUPYTERHUB_API_TOKEN")
+    service_name = env.get("JUPYTERHUB_SERVICE_NAME", "").strip() or "hubclass"
+    prefix = _with_slashes(
+        env.get("JUPYTERHUB_SERVICE_PREFIX", "").strip() or f"/services/{service_name}/"
+    )
+    base_url = _with_slashes(env.get("JUPYTERHUB_BASE_URL", "").strip() or "/")
+    public_hub_url = env.get("JUPYTERHUB_PUBLIC_HUB_URL", "").strip()
+    # Without public_url the Hub passes empty JUPYTERHUB_PUBLIC_* variables. A path relative to
+    # the proxy root still works for the browser, since the service is served by the same proxy.
+    hub_url = public_hub_url.rstrip("/") + "/" if public_hub_url else base_url + "hub/"
+    public_url = env.get("JUPYTERHUB_PUBLIC_URL", "").strip()
+
+    data_dir = Path(env.get("HUBCLASS_DATA_DIR", "").strip() or "data").resolve()
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    database_url = env.get("HUBCLASS_DATABASE_URL", "").strip() or (
+        f"sqlite:///{data_dir / 'hubclass.sqlite'}"
+    )
+    if database_url.startswith("postgresql://"):
+        # SQLAlchemy's bare postgresql:// means psycopg2; we ship psycopg 3.
+        database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+    secret_key = env.get("HUBCLASS_SECRET_KEY", "").strip() or load_secret_key(data_dir)
+
+    return {
+        "SECRET_KEY": secret_key,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Session cookie of our own: its own name and path, so it never meets the Hub's cookies
+        # or a student's server on the same origin.
+        "SESSION_COOKIE_NAME": "hubclass-session",
+        "SESSION_COOKIE_PATH": prefix,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": (public_url or public_hub_url).startswith("https://"),
+        "MAX_CONTENT_LENGTH": int(env.get("HUBCLASS_MAX_UPLOAD_BYTES", "") or 16 * 1024 * 1024),
+        "WTF_CSRF_TIME_LIMIT": None,
+        "HUB_API_URL": api_url,
+        "HUB_API_TOKEN": api_token,
+        "HUB_URL": hub_url,
+        "HUB_SERVICE_NAME": service_name,
+        "HUB_SERVICE_PREFIX": prefix,
+        "HUB_CLIENT_ID": env.get("JUPYTERHUB_CLIENT_ID", "").strip() or f"service-{service_name}",
+        "HUB_OAUTH_CALLBACK_URL": env.get("JUPYTERHUB_OAUTH_CALLBACK_URL", "").strip()
+        or f"{prefix}oauth_callback",
+        "HUB_AUTH_CACHE_SECONDS": int(env.get("HUBCLASS_AUTH_CACHE_SECONDS", "") or 60),
+        "HUBCLASS_DATA_DIR": str(data_dir),
+        "HUBCLASS_INSTRUCTOR_GROUPS": _split_list(
+            env.get("HUBCLASS_INSTRUCTOR_GROUPS", "") or "instructors"
+        ),
+        "HUBCLASS_ALLOWED_REPO_URLS": _split_list(
+            env.get("HUBCLASS_ALLOWED_REPO_URLS", "") or DEFAULT_ALLOWED_REPO_URLS
+        ),
+        "HUBCLASS_USERNAME_PATTERN": env.get("HUBCLASS_USERNAME_PATTERN", "").strip() or None,
+    }
+
+
+# Shown on the status page; everything else (tokens, secret key, database password) stays hidden.
+PUBLIC_SETTINGS = (
+    "HUB_API_URL",
+    "HUB_URL",
+    "HUB_SERVICE_NAME",
+    "HUB_SERVICE_PREFIX",
+    "HUB_CLIENT_ID",
+    "HUB_OAUTH_CALLBACK_URL",
+    "HUB_AUTH_CACHE_SECONDS",
+    "HUBCLASS_DATA_DIR",
+    "HUBCLASS_INSTRUCTOR_GROUPS",
+    "HUBCLASS_ALLOWED_REPO_URLS",
+    "HUBCLASS_USERNAME_PATTERN",
+    "MAX_CONTENT_LENGTH",
+    "SESSION_COOKIE_SECURE",
+)

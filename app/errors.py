@@ -1,0 +1,64 @@
+"""Error pages a person can act on, and JSON errors for the API."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, render_template
+from werkzeug.exceptions import HTTPException
+
+from .auth import is_api_request
+from .courses import CourseError
+from .extensions import db
+from .hub import HubError
+
+log = logging.getLogger(__name__)
+
+COURSE_ERROR_STATUS = {"not_found": 404, "exists": 409}
+
+
+def _respond(status: int, code: str, title: str, message: str):
+    if is_api_request():
+        return {"error": {"code": code, "message": message}}, status
+    return render_template("error.html", title=title, message=message), status
+
+
+def handle_http(e: HTTPException):
+    if e.code == 413:
+        return _respond(
+            413,
+            "too_large",
+            "File too large",
+            "The upload is larger than this service accepts. Split the file or ask your Hub "
+            "admin to raise HUBCLASS_MAX_UPLOAD_BYTES.",
+        )
+    code = (e.name or "error").lower().replace(" ", "_")
+    return _respond(e.code or 500, code, e.name or "Error", e.description or "")
+
+
+def handle_hub(e: HubError):
+    log.warning("Hub call failed: %s %r", e.code, e.message)
+    return _respond(502, f"hub_{e.code}", "The Hub did not cooperate", e.message)
+
+
+def handle_course(e: CourseError):
+    return _respond(COURSE_ERROR_STATUS.get(e.code, 400), e.code, "Course", e.message)
+
+
+def handle_unexpected(e: Exception):
+    db.session.rollback()
+    log.exception("Unexpected error")
+    return _respond(
+        500,
+        "internal",
+        "Something went wrong",
+        "Hubclass hit an unexpected error; nothing was half-applied. The details are in the "
+        "service log.",
+    )
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(HTTPException, handle_http)
+    app.register_error_handler(HubError, handle_hub)
+    app.register_error_handler(CourseError, handle_course)
+    app.register_error_handler(Exception, handle_unexpected)
