@@ -1,0 +1,118 @@
+# JupyterHub config for the demo (`make demo`) and the test suite: a real Hub on 127.0.0.1 with
+# Hubclass as its managed service. Everything that differs between runs comes from HUBCLASS_HUB_*
+# environment variables, set by demo/run.py or tests/hubfixture.py.
+# ruff: noqa: F821 - `c` and `get_config` are given by JupyterHub when it loads this file
+import os
+import sys
+from pathlib import Path
+
+c = get_config()
+
+repo = Path(__file__).resolve().parent.parent
+venv_bin = Path(sys.executable).parent
+state = Path(os.environ["HUBCLASS_HUB_STATE"])
+port = int(os.environ.get("HUBCLASS_HUB_PORT", "8000"))
+hub_port = int(os.environ.get("HUBCLASS_HUB_API_PORT", "8081"))
+proxy_api_port = int(os.environ.get("HUBCLASS_HUB_PROXY_API_PORT", "8001"))
+service_port = int(os.environ.get("HUBCLASS_SERVICE_PORT", "10101"))
+
+# --- the Hub, all on loopback ---------------------------------------------------------------------
+c.JupyterHub.bind_url = f"http://127.0.0.1:{port}"
+# Without public_url the service gets empty JUPYTERHUB_PUBLIC_* variables.
+c.JupyterHub.public_url = f"http://127.0.0.1:{port}"
+c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{hub_port}"
+c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{proxy_api_port}"
+# The pure-Python port of configurable-http-proxy, installed in the same venv (no npm needed).
+c.ConfigurableHTTPProxy.command = [str(venv_bin / "configurable-http-proxy")]
+c.JupyterHub.db_url = f"sqlite:///{state / 'jupyterhub.sqlite'}"
+c.JupyterHub.cookie_secret_file = str(state / "jupyterhub_cookie_secret")
+c.JupyterHub.pid_file = str(state / "jupyterhub.pid")
+
+# --- who can sign in ------------------------------------------------------------------------------
+# Everyone signs in with the one demo password; real hubs use their own authenticator.
+c.JupyterHub.authenticator_class = "dummy"
+c.DummyAuthenticator.password = os.environ["HUBCLASS_HUB_PASSWORD"]
+c.Authenticator.allow_all = True
+c.Authenticator.admin_users = {"hubadmin"}
+# API-created users must be able to sign in (OAuthenticator hubs need this line too).
+c.Authenticator.allow_existing_users = True
+c.JupyterHub.load_groups = {"instructors": {"users": ["instructor"]}}
+
+# --- students' servers ----------------------------------------------------------------------------
+c.JupyterHub.spawner_class = "simple"  # SimpleLocalProcessSpawner: no system users needed
+c.SimpleLocalProcessSpawner.home_dir_template = str(state / "homes" / "{username}")
+c.Spawner.cmd = [str(venv_bin / "jupyterhub-singleuser")]
+if os.getuid() == 0:
+    c.Spawner.args = ["--allow-root"]  # as root, user servers exit without it
+c.Spawner.http_timeout = 60
+c.Spawner.start_timeout = 60
+
+# --- Hubclass as a managed service ----------------------------------------------------------------
+service_env = {
+    "HUBCLASS_DATA_DIR": os.environ.get("HUBCLASS_DATA_DIR", str(state / "hubclass")),
+    "HUBCLASS_ALLOWED_REPO_URLS": os.environ.get(
+        "HUBCLASS_ALLOWED_REPO_URLS", "https://github.com/,https://gitlab.com/"
+    ),
+    "PYTHONUNBUFFERED": "1",
+}
+for name in ("HUBCLASS_DATABASE_URL", "HUBCLASS_AUTH_CACHE_SECONDS", "HUBCLASS_WORKERS"):
+    if os.environ.get(name):
+        service_env[name] = os.environ[name]
+
+hubclass = {
+    "name": "hubclass",
+    "url": f"http://127.0.0.1:{service_port}",
+    # Upgrade the database, then serve with gunicorn bound to the URL the Hub gave the service.
+    "command": [
+        "/bin/sh",
+        "-c",
+        f'"{venv_bin}/flask" --app wsgi db upgrade && exec "{venv_bin}/gunicorn" '
+        '--bind "${JUPYTERHUB_SERVICE_URL#http://}" --workers 2 --threads 4 '
+        '--pid "$HUBCLASS_DATA_DIR/gunicorn.pid" --access-logfile - wsgi:app',
+    ],
+    "cwd": str(repo),
+    "environment": service_env,
+    # Part of this Hub: no "authorize this service?" page at sign-in.
+    "oauth_no_confirm": True,
+}
+if os.environ.get("HUBCLASS_SERVICE_API_TOKEN"):
+    # Tests pin the service token so they can act with exactly the service's scopes.
+    hubclass["api_token"] = os.environ["HUBCLASS_SERVICE_API_TOKEN"]
+services = [hubclass]
+
+roles = [
+    {
+        # The least the service needs: create/delete users, manage groups, start/stop servers.
+        "name": "hubclass-service",
+        "scopes": ["admin:users", "admin:groups", "servers"],
+        "services": ["hubclass"],
+    },
+    {
+        # Only instructors pass the Hub's authorize step for the service.
+        "name": "hubclass-instructors",
+        "scopes": ["access:services!service=hubclass"],
+        "groups": ["instructors"],
+    },
+]
+
+if os.environ.get("HUBCLASS_HUB_ADMIN_TOKEN"):
+    # The test suite's own admin token, to set up users and groups as a Hub admin would.
+    services.append({"name": "test-admin", "api_token": os.environ["HUBCLASS_HUB_ADMIN_TOKEN"]})
+    roles.append(
+        {
+            "name": "test-admin",
+            "scopes": [
+                "admin:users",
+                "admin:groups",
+                "admin:servers",
+                "access:servers",
+                "tokens",
+                "read:hub",
+                "list:services",
+            ],
+            "services": ["test-admin"],
+        }
+    )
+
+c.JupyterHub.services = services
+c.JupyterHub.load_roles = roles

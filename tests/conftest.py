@@ -1,0 +1,71 @@
+"""Shared fixtures: a real JupyterHub with Hubclass as its managed service, and app instances."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from flask_migrate import upgrade
+
+from app import create_app
+from app.config import from_env
+from app.extensions import db
+from demo.launch import RunningHub, start_hub
+from tests.hubusers import ensure_users
+
+# Access is re-checked against the Hub this often in the test Hub (60 s in production), so a test
+# can watch an instructor lose access without waiting a minute.
+TEST_AUTH_CACHE_SECONDS = 2
+
+
+@pytest.fixture(scope="session")
+def hub(tmp_path_factory) -> RunningHub:
+    """A real JupyterHub on free loopback ports with a fresh state dir; Hubclass is its service."""
+    state = tmp_path_factory.mktemp("hub")
+    running = start_hub(
+        state,
+        extra_env={
+            "HUBCLASS_AUTH_CACHE_SECONDS": str(TEST_AUTH_CACHE_SECONDS),
+            "HUBCLASS_ALLOWED_REPO_URLS": "file://,git://127.0.0.1",
+        },
+    )
+    try:
+        ensure_users(running, ["student1", "student2"])
+        yield running
+    finally:
+        running.stop()
+
+
+def hub_env(api_url: str = "http://127.0.0.1:9/hub/api", **overrides: str) -> dict[str, str]:
+    return {
+        "JUPYTERHUB_API_URL": api_url,
+        "JUPYTERHUB_API_TOKEN": "not-a-real-token",
+        "JUPYTERHUB_SERVICE_PREFIX": "/services/hubclass/",
+        **overrides,
+    }
+
+
+@pytest.fixture
+def app(tmp_path: Path):
+    """An app on a fresh, migrated SQLite database; its Hub is unreachable (port 9)."""
+    application = create_app(from_env(hub_env(HUBCLASS_DATA_DIR=str(tmp_path / "data"))))
+    application.config["TESTING"] = True
+    with application.app_context():
+        upgrade()
+        yield application
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture(autouse=True)
+def _no_hub_env_leak(monkeypatch):
+    # Tests build their own environments; a developer's shell must not change their outcome.
+    for name in list(os.environ):
+        if name.startswith(("JUPYTERHUB_", "HUBCLASS_")):
+            monkeypatch.delenv(name)

@@ -1,0 +1,168 @@
+"""HubClient against the real Hub, with the service's own token and scopes."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.config import REQUIRED_SCOPES
+from app.hub import HubClient, HubError
+from tests.faultyhub import FaultyHub
+from tests.hubusers import ensure_users, user_token
+
+pytestmark = pytest.mark.hub
+
+NO_SLEEP = lambda seconds: None  # noqa: E731 - retries without waiting in tests
+
+
+def service_client(hub, **kwargs) -> HubClient:
+    return HubClient(hub.api_url, hub.service_token, sleep=NO_SLEEP, **kwargs)
+
+
+def test_version_and_the_service_token_has_its_scopes(hub):
+    client = service_client(hub)
+    assert client.check_version().startswith("6.")
+    me = client.whoami()
+    assert me.kind == "service"
+    assert me.name == "hubclass"
+    assert set(REQUIRED_SCOPES) <= set(me.scopes)
+
+
+def test_listing_returns_all_450_users_across_pages(hub):
+    names = [f"pager{i:03d}" for i in range(450)]
+    ensure_users(hub, names)
+    client = service_client(hub)
+    before = client.requests_sent
+    listed = [u["name"] for u in client.list_users(name_filter="pager")]
+    assert sorted(listed) == names
+    assert client.requests_sent - before == 3  # 200 + 200 + 50: pages, not one truncated list
+
+
+def test_create_users_in_chunks_returns_only_the_new_ones(hub):
+    client = service_client(hub)
+    names = [f"chunk{i:02d}" for i in range(25)]
+    created = client.create_users(names[:10], chunk=4)
+    assert sorted(u["name"] for u in created) == names[:10]
+    created = client.create_users(names, chunk=4)
+    assert sorted(u["name"] for u in created) == names[10:]
+    assert client.create_users(names, chunk=4) == []  # all exist: 409s, no error
+
+
+def test_one_invalid_name_fails_the_chunk_with_the_hubs_reason(hub):
+    client = service_client(hub)
+    with pytest.raises(HubError) as caught:
+        client.create_users(["good-one", "bad/name"])
+    assert caught.value.code == "rejected"
+    assert "Invalid username: bad/name" in caught.value.message
+    assert client.get_user("good-one") is None  # nothing of that batch was created
+
+
+def test_groups_members_and_deletion(hub):
+    client = service_client(hub)
+    client.create_users(["grp-a", "grp-b"])
+    assert client.ensure_group("course-client-test") is True
+    assert client.ensure_group("course-client-test") is False
+    client.add_group_members("course-client-test", ["grp-a", "grp-b"])
+    client.add_group_members("course-client-test", ["grp-a"])  # already in: no error
+    assert sorted(client.get_group("course-client-test")["users"]) == ["grp-a", "grp-b"]
+    client.remove_group_members("course-client-test", ["grp-b"])
+    assert client.get_group("course-client-test")["users"] == ["grp-a"]
+    assert client.get_user("grp-b") is not None  # left the group, still a Hub user
+    assert client.delete_user("grp-b") is True
+    assert client.delete_user("grp-b") is False
+    assert client.get_group("no-such-group") is None
+
+
+def test_start_and_stop_a_server(hub):
+    client = service_client(hub)
+    client.create_users(["runner1"])
+    client.start_server("runner1")
+    client.start_server("runner1")  # already running: not an error
+    assert client.get_user("runner1")["server"]
+    client.stop_server("runner1")
+    assert not client.get_user("runner1")["server"]
+
+
+def test_a_missing_scope_is_named_in_the_error(hub):
+    ensure_users(hub, ["plainuser"])
+    client = HubClient(hub.api_url, user_token(hub, "plainuser"), sleep=NO_SLEEP)
+    with pytest.raises(HubError) as caught:
+        client.create_users(["should-not-exist"])
+    assert caught.value.code == "forbidden"
+    assert "admin:users" in caught.value.message
+    assert "service's role" in caught.value.message
+
+
+def test_unreachable_hub_says_what_to_check():
+    client = HubClient("http://127.0.0.1:9/hub/api", "x", sleep=NO_SLEEP, retries=1)
+    with pytest.raises(HubError) as caught:
+        client.version()
+    assert caught.value.code == "unreachable"
+    assert "JUPYTERHUB_API_URL" in caught.value.message
+
+
+def test_429_is_retried_after_the_time_the_hub_asks(hub):
+    waits = []
+
+    def rule(n, method, path):
+        if n == 1:
+            return 429, {"Retry-After": "3"}, b'{"message": "slow down"}'
+        return None
+
+    with FaultyHub(hub.api_url, rule) as faulty:
+        client = HubClient(faulty.url, hub.service_token, sleep=waits.append)
+        assert client.version().startswith("6.")
+    assert waits == [3.0]
+    assert len(faulty.calls) == 2
+
+
+@pytest.mark.parametrize("status", [502, 503, 504])
+def test_idempotent_calls_are_retried_on_gateway_errors(hub, status):
+    def rule(n, method, path):
+        return (status, {}, b"{}") if n <= 2 else None
+
+    with FaultyHub(hub.api_url, rule) as faulty:
+        client = HubClient(faulty.url, hub.service_token, sleep=NO_SLEEP)
+        assert client.get_user("instructor")["name"] == "instructor"
+    assert len(faulty.calls) == 3
+
+
+def test_a_create_is_not_repeated_after_an_ambiguous_502(hub):
+    def rule(n, method, path):
+        return (502, {}, b"{}") if method == "POST" else None
+
+    with FaultyHub(hub.api_url, rule) as faulty:
+        client = HubClient(faulty.url, hub.service_token, sleep=NO_SLEEP)
+        with pytest.raises(HubError) as caught:
+            client.create_users(["ambiguous1"])
+    assert caught.value.code == "hub_error"
+    assert [m for m, _ in faulty.calls] == ["POST"]  # one attempt only
+
+
+def test_a_reset_connection_on_a_read_is_retried(hub):
+    def rule(n, method, path):
+        return "reset" if n == 1 else None
+
+    with FaultyHub(hub.api_url, rule) as faulty:
+        client = HubClient(faulty.url, hub.service_token, sleep=NO_SLEEP)
+        assert [u["name"] for u in client.list_users(name_filter="instructor")] == ["instructor"]
+    assert len(faulty.calls) == 2
+
+
+def test_retries_are_bounded(hub):
+    with FaultyHub(hub.api_url, lambda n, m, p: (503, {}, b"{}")) as faulty:
+        client = HubClient(faulty.url, hub.service_token, sleep=NO_SLEEP, retries=3)
+        with pytest.raises(HubError) as caught:
+            client.version()
+    assert caught.value.status == 503
+    assert len(faulty.calls) == 4
+
+
+def test_a_listing_without_pagination_is_refused_not_truncated(hub):
+    def rule(n, method, path):
+        return 200, {"Content-Type": "application/json"}, b'[{"name": "a"}]'
+
+    with FaultyHub(hub.api_url, rule) as faulty:
+        client = HubClient(faulty.url, hub.service_token, sleep=NO_SLEEP)
+        with pytest.raises(HubError) as caught:
+            list(client.list_users())
+    assert caught.value.code == "no_pagination"

@@ -1,0 +1,231 @@
+"""Signing in through the Hub and the instructor check, against the real Hub."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlparse
+
+import pytest
+import requests
+
+from tests.conftest import TEST_AUTH_CACHE_SECONDS
+from tests.hubusers import (
+    absolute,
+    ensure_users,
+    hub_login,
+    remove_from_group,
+    sign_in,
+    user_token,
+)
+
+pytestmark = pytest.mark.hub
+
+
+def test_instructor_signs_in_and_sees_the_course_list(hub):
+    session, page = sign_in(hub, "instructor")
+    assert page.status_code == 200
+    assert page.url == hub.service_url
+    assert "<h1>Courses</h1>" in page.text
+    assert "instructor" in page.text  # shown as the signed-in person
+    cookie = next(c for c in session.cookies if c.name == "hubclass-session")
+    assert cookie.path == "/services/hubclass/"
+    assert cookie.has_nonstandard_attr("HttpOnly")
+
+
+def test_hub_admin_is_let_in(hub):
+    _, page = sign_in(hub, "hubadmin")
+    assert page.status_code == 200
+    assert "<h1>Courses</h1>" in page.text
+
+
+def test_student_is_refused_with_a_page_saying_why(hub):
+    ensure_users(hub, ["curious"])
+    session = hub_login(hub, "curious")
+    page = session.get(hub.service_url)
+    # The Hub's own authorize step refuses users outside the instructors role, with its page.
+    assert page.status_code == 403
+    assert "You do not have permission to access JupyterHub service hubclass" in page.text
+    assert "<h1>Courses</h1>" not in page.text
+
+
+def test_a_signed_in_non_instructor_gets_the_instructors_only_answer(hub):
+    # Hubs may grant access:services to everyone, so Hubclass checks for itself: a student's
+    # own Hub token passes the Hub but not Hubclass.
+    ensure_users(hub, ["nosy"])
+    token = user_token(hub, "nosy")
+    api = requests.get(
+        hub.service_url + "api/v1/courses", headers={"Authorization": f"token {token}"}
+    )
+    assert api.status_code == 403
+    assert api.json()["error"]["code"] == "not_instructor"
+    assert "instructors" in api.json()["error"]["message"]
+
+
+def test_pages_redirect_to_the_hub_login_and_api_answers_401(hub):
+    page = requests.get(hub.service_url + "status", allow_redirects=False)
+    assert page.status_code == 302
+    assert page.headers["Location"].startswith("/services/hubclass/login?next=")
+    assert parse_qs(urlparse(page.headers["Location"]).query)["next"] == [
+        "/services/hubclass/status"
+    ]
+    api = requests.get(hub.service_url + "api/v1/courses", allow_redirects=False)
+    assert api.status_code == 401
+    assert api.headers["Content-Type"].startswith("application/json")
+    assert api.json()["error"]["code"] == "unauthenticated"
+
+
+def test_signin_returns_to_the_page_asked_for(hub):
+    session = hub_login(hub, "instructor")
+    page = session.get(hub.service_url + "status")
+    assert page.status_code == 200
+    assert page.url == hub.service_url + "status"
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.example",
+        "///evil.example",
+        "\\\\evil.example",
+        "/\\evil.example",
+        "https://evil.example",
+        "/hub/../x",
+        "/services/hubclass/../../hub/admin",
+        "/services/other/",
+        "javascript:alert(1)",
+    ],
+)
+def test_open_redirects_are_refused(hub, target):
+    session = hub_login(hub, "instructor")
+    page = session.get(hub.service_url + "login?" + urlencode({"next": target}))
+    assert page.status_code == 200
+    assert page.url == hub.service_url  # landed on the course list, not the target
+    assert all("evil" not in r.headers.get("Location", "") for r in page.history)
+
+
+def _start_oauth(hub, name: str) -> tuple[requests.Session, str]:
+    """Sign in to the Hub and walk the OAuth redirects up to (not into) the callback."""
+    session = hub_login(hub, name)
+    url = hub.service_url + "login"
+    for _ in range(5):
+        r = session.get(url, allow_redirects=False)
+        assert r.status_code in (301, 302, 303), r.text
+        url = absolute(hub, r.headers["Location"])
+        if "/oauth_callback" in url:
+            return session, url
+    raise AssertionError("the Hub never redirected to the callback")
+
+
+def test_tampered_state_is_refused_and_no_session_is_made(hub):
+    session, callback = _start_oauth(hub, "instructor")
+    query = parse_qs(urlparse(callback).query)
+    forged = (
+        hub.service_url
+        + "oauth_callback?"
+        + urlencode({"code": query["code"][0], "state": "forged-state"})
+    )
+    r = session.get(forged, allow_redirects=False)
+    assert r.status_code == 403
+    assert "Sign-in failed" in r.text
+    after = session.get(hub.service_url + "api/v1/whoami", allow_redirects=False)
+    assert after.status_code == 401
+
+
+def test_missing_state_or_code_is_refused(hub):
+    session, callback = _start_oauth(hub, "instructor")
+    code = parse_qs(urlparse(callback).query)["code"][0]
+    r = session.get(hub.service_url + "oauth_callback?code=" + code, allow_redirects=False)
+    assert r.status_code == 403
+    r = session.get(hub.service_url + "oauth_callback", allow_redirects=False)
+    assert r.status_code == 403
+
+
+def test_a_replayed_callback_is_refused(hub):
+    session, callback = _start_oauth(hub, "instructor")
+    first = session.get(callback, allow_redirects=False)
+    assert first.status_code == 302  # signed in
+    # The same callback again, in a browser that is not signed in (the attacker's).
+    other = hub_login(hub, "instructor")
+    replay = other.get(callback, allow_redirects=False)
+    assert replay.status_code == 403
+    assert other.get(hub.service_url + "api/v1/whoami").status_code == 401
+
+
+def test_the_session_cookie_holds_only_the_username(hub):
+    import base64
+    import zlib
+
+    session, _ = sign_in(hub, "instructor")
+    value = session.cookies.get("hubclass-session", path="/services/hubclass/")
+    payload = value.split(".")[0 if not value.startswith(".") else 1]
+    raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    data = zlib.decompress(raw) if value.startswith(".") else raw
+    assert b"instructor" in data
+    assert hub.service_token.encode() not in data
+    assert b"access_token" not in data
+
+
+def test_api_accepts_an_instructors_hub_token(hub):
+    token = user_token(hub, "instructor")
+    r = requests.get(hub.service_url + "api/v1/whoami", headers={"Authorization": f"token {token}"})
+    assert r.status_code == 200
+    assert r.json()["name"] == "instructor"
+    bad = requests.get(
+        hub.service_url + "api/v1/whoami", headers={"Authorization": "token not-a-token"}
+    )
+    assert bad.status_code == 401
+
+
+def test_post_without_csrf_token_is_refused(hub):
+    session, _ = sign_in(hub, "instructor")
+    r = session.post(hub.service_url + "courses", data={"slug": "nocsrf", "title": "x"})
+    assert r.status_code == 400
+    assert "form expired" in r.text
+    courses = session.get(hub.service_url + "api/v1/courses").json()["courses"]
+    assert "nocsrf" not in [c["slug"] for c in courses]
+
+
+def test_removed_instructor_loses_access_within_the_cache_time(hub):
+    ensure_users(hub, ["ta1"], groups=["instructors"])
+    session, page = sign_in(hub, "ta1")
+    assert page.status_code == 200
+    remove_from_group(hub, "instructors", ["ta1"])
+    time.sleep(TEST_AUTH_CACHE_SECONDS + 0.5)
+    page = session.get(hub.service_url)
+    assert page.status_code == 403
+    assert "Hubclass is for instructors" in page.text
+    assert "ta1" in page.text
+
+
+def _gunicorn_workers(master: int) -> set[int]:
+    children = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == master:
+                children.add(int(entry))
+    return children
+
+
+def test_session_survives_a_service_restart(hub):
+    session, page = sign_in(hub, "instructor")
+    assert page.status_code == 200
+    master = int((hub.service_data_dir / "gunicorn.pid").read_text())
+    before = _gunicorn_workers(master)
+    os.kill(master, signal.SIGHUP)  # gunicorn starts new worker processes: a fresh app each
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        after = _gunicorn_workers(master)
+        if after and not (after & before):
+            break
+        time.sleep(0.2)
+    assert after and not (after & before), "gunicorn did not replace its workers"
+    page = session.get(hub.service_url + "status", allow_redirects=False)
+    assert page.status_code == 200
+    assert "<h1>Status</h1>" in page.text
