@@ -69,3 +69,15 @@ def _no_hub_env_leak(monkeypatch):
     for name in list(os.environ):
         if name.startswith(("JUPYTERHUB_", "HUBCLASS_")):
             monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server, started for this test session."""
+    from tests.pgserver import PostgresServer
+
+    server = PostgresServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,105 @@
+"""Courses: created and listed through the pages, the API and the CLI, with the same rules."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+
+from app import courses
+from app.extensions import db
+from app.models import AuditEvent
+from tests.hubusers import csrf_token, sign_in, user_token
+
+
+@pytest.mark.parametrize(
+    "slug",
+    ["", "Data100", "data 100", "-data", "data-", "da--ta", "a" * 41, "../x", "<b>x</b>", "é"],
+)
+def test_unsafe_slugs_are_refused_with_a_reason(app, slug):
+    with pytest.raises(courses.CourseError) as caught:
+        courses.create_course(slug, "T", actor="teacher")
+    assert caught.value.code == "invalid_slug"
+    assert "lowercase" in caught.value.message
+
+
+def test_create_course_records_an_audit_event(app):
+    course = courses.create_course("data100", "Data 100", actor="teacher")
+    db.session.commit()
+    assert course.hub_group == "course-data100"
+    event = db.session.scalars(db.select(AuditEvent)).one()
+    assert (event.actor, event.action, event.target) == ("teacher", "course.create", "data100")
+    with pytest.raises(courses.CourseError) as caught:
+        courses.create_course("data100", "Again", actor="teacher")
+    assert caught.value.code == "exists"
+
+
+def test_cli_create_and_list(runner):
+    result = runner.invoke(args=["course", "create", "intro", "--title", "Intro to Python"])
+    assert result.exit_code == 0, result.output
+    assert "course-intro" in result.output
+    result = runner.invoke(args=["course", "list", "--json"])
+    listed = json.loads(result.output)
+    assert [(c["slug"], c["title"], c["hub_group"]) for c in listed] == [
+        ("intro", "Intro to Python", "course-intro")
+    ]
+    result = runner.invoke(args=["course", "create", "Bad Slug"])
+    assert result.exit_code == 1
+    assert "cannot be a course slug" in result.output
+
+
+@pytest.mark.hub
+def test_instructor_creates_a_course_with_the_form(hub):
+    session, page = sign_in(hub, "instructor")
+    token = csrf_token(page.text)
+    r = session.post(
+        hub.service_url + "courses",
+        data={"slug": "form-made", "title": "Made <b>here</b>", "csrf_token": token},
+    )
+    assert r.status_code == 200
+    assert r.url == hub.service_url + "courses/form-made"
+    assert "course-form-made" in r.text
+    assert "Made &lt;b&gt;here&lt;/b&gt;" in r.text  # escaped, not markup
+    bad = session.post(
+        hub.service_url + "courses", data={"slug": "Bad Slug", "title": "", "csrf_token": token}
+    )
+    assert bad.status_code == 400
+    assert "cannot be a course slug" in bad.text
+
+
+@pytest.mark.hub
+def test_api_creates_and_lists_courses(hub):
+    headers = {"Authorization": f"token {user_token(hub, 'instructor')}"}
+    r = requests.post(
+        hub.service_url + "api/v1/courses",
+        json={"slug": "api-made", "title": "API"},
+        headers=headers,
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["hub_group"] == "course-api-made"
+    again = requests.post(
+        hub.service_url + "api/v1/courses", json={"slug": "api-made"}, headers=headers
+    )
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "exists"
+    listed = requests.get(hub.service_url + "api/v1/courses", headers=headers).json()
+    assert "api-made" in [c["slug"] for c in listed["courses"]]
+    missing = requests.get(hub.service_url + "api/v1/courses/nope", headers=headers)
+    assert missing.status_code == 404
+
+
+@pytest.mark.hub
+def test_status_page_shows_hub_version_scopes_and_no_secrets(hub):
+    session, _ = sign_in(hub, "instructor")
+    page = session.get(hub.service_url + "status")
+    assert page.status_code == 200
+    assert "JupyterHub 6." in page.text
+    assert "every scope Hubclass needs" in page.text
+    assert "Schema up to date" in page.text
+    assert hub.service_token not in page.text
+    secret = (hub.service_data_dir / "secret_key").read_text().strip()
+    assert secret not in page.text
+    data = session.get(hub.service_url + "api/v1/status").json()
+    assert data["ok"] is True
+    assert data["missing_scopes"] == []
