@@ -6,6 +6,7 @@ very configuration the demo shows.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -77,10 +78,8 @@ class RunningHub:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
         # Anything the Hub left behind in its process group (a stuck server) goes too.
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def wait_for(url: str, *, timeout: float, process: subprocess.Popen, log_path: Path) -> None:

@@ -1,0 +1,39 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint format system-deps bench clean
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	@# jupyter_events pulls rfc3987-syntax, whose import costs ~2.7 s at every Hub and server
+	@# start; nothing Hubclass, the Hub or the tests use needs it (pip check stays clean).
+	$(BIN)/python -m pip uninstall -q -y rfc3987-syntax lark
+	touch $@
+
+system-deps:
+	bash scripts/system-deps.sh
+
+## demo: a real local JupyterHub on http://127.0.0.1:8000 with Hubclass as its service
+demo: $(BIN)/.installed
+	$(BIN)/python -m demo.run
+
+## test: lint, format check and the whole suite (real Hub, git, Chromium, PostgreSQL)
+test: $(BIN)/.installed system-deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(BIN)/.installed
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) demo-state .pytest_cache .ruff_cache
