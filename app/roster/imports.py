@@ -1,0 +1,266 @@
+"""Roster use cases with the database and the Hub: preview an upload, apply it, list history.
+
+Shared by the pages, the API and the CLI; the caller commits (the request is the transaction).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import select
+
+from app import audit
+from app.extensions import db
+from app.hub import HubClient
+from app.hubclient import hub_client
+from app.models import Course, Enrollment, RosterImport
+from app.roster.apply import Intent, apply_intent, section_group
+from app.roster.parse import ColumnMapping, RosterError, parse_roster
+from app.roster.plan import Plan, make_plan
+from app.timeutil import utcnow
+
+
+@dataclass(frozen=True)
+class HubUser:
+    """The part of a Hub user model the plan reads."""
+
+    admin: bool
+    groups: tuple[str, ...]
+
+
+def _hub_snapshot(client: HubClient) -> dict[str, dict]:
+    """Every Hub user, from a complete paginated listing (never a truncated one)."""
+    return {user["name"]: user for user in client.list_users()}
+
+
+def active_enrollments(course: Course) -> list[Enrollment]:
+    return list(
+        db.session.scalars(
+            select(Enrollment)
+            .where(Enrollment.course_id == course.id, Enrollment.active.is_(True))
+            .order_by(Enrollment.username)
+        )
+    )
+
+
+def _section_groups(course: Course, sections: set[str]) -> frozenset[str]:
+    """The course's own section groups; never a group that is another course's."""
+    known = {
+        e.section
+        for e in db.session.scalars(
+            select(Enrollment).where(
+                Enrollment.course_id == course.id, Enrollment.section.is_not(None)
+            )
+        )
+    }
+    names = set()
+    for value in known | sections:
+        for section in (value or "").split("; "):
+            if section:
+                names.add(section_group(course.hub_group, section))
+    others = set(db.session.scalars(select(Course.hub_group).where(Course.id != course.id)))
+    return frozenset(names - others)
+
+
+def _enrolled(course: Course, users: dict[str, dict]) -> set[str]:
+    """Who the course has now: our records plus the Hub group's actual members."""
+    names = {e.username for e in active_enrollments(course)}
+    names |= {
+        name for name, user in users.items() if course.hub_group in (user.get("groups") or ())
+    }
+    return names
+
+
+def preview(
+    course: Course,
+    data: bytes,
+    filename: str,
+    *,
+    actor: str,
+    rule: str = "email-local",
+    remove: str = "none",
+    mapping: dict | None = None,
+    client: HubClient | None = None,
+    users: dict[str, dict] | None = None,
+) -> tuple[RosterImport, Plan]:
+    """Read the file, compare it with the course and the Hub, and keep the preview."""
+    parsed = parse_roster(
+        data,
+        filename,
+        mapping=ColumnMapping.from_dict(mapping) if mapping else None,
+        max_rows=current_app.config.get("HUBCLASS_ROSTER_MAX_ROWS", 20_000),
+    )
+    client = client or hub_client()
+    users = users if users is not None else _hub_snapshot(client)
+    sections = {s for row in parsed.rows for s in row.sections}
+    plan = make_plan(
+        parsed,
+        rule=rule,
+        pattern=current_app.config.get("HUBCLASS_USERNAME_PATTERN"),
+        enrolled=_enrolled(course, users),
+        hub_users={
+            name: HubUser(bool(u.get("admin")), tuple(u.get("groups") or ()))
+            for name, u in users.items()
+        },
+        instructor_groups=set(current_app.config["HUBCLASS_INSTRUCTOR_GROUPS"]),
+        course_group=course.hub_group,
+        remove=remove,
+        section_groups=_section_groups(course, sections),
+    )
+    record = RosterImport(
+        course=course,
+        created_by=actor,
+        filename=filename[:255],
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        file_format=parsed.format,
+        encoding=parsed.encoding,
+        mapping=parsed.mapping.to_dict(),
+        username_rule=rule,
+        remove_mode=remove,
+        plan={
+            **plan.to_json(),
+            **plan.details(),
+            "file_notes": list(parsed.notes),
+            "enrol": [
+                {
+                    "username": e.username,
+                    "name": e.name,
+                    "email": e.email,
+                    "sections": list(e.sections),
+                    "row": e.row,
+                }
+                for e in plan.enrollments()
+            ],
+        },
+    )
+    db.session.add(record)
+    db.session.flush()
+    return record, plan
+
+
+class ConfirmationNeeded(RosterError):
+    pass
+
+
+def apply(
+    record: RosterImport,
+    *,
+    actor: str,
+    confirm: str | None = None,
+    client: HubClient | None = None,
+    users: dict[str, dict] | None = None,
+) -> RosterImport:
+    """Apply a previewed import to the Hub; applying again retries what failed."""
+    course = record.course
+    plan = record.plan
+    if plan.get("needs_confirmation") and (confirm or "").strip() != course.slug:
+        raise ConfirmationNeeded(
+            "confirm",
+            f"This import removes {len(plan['remove'])} students, more than 10% of the course. "
+            f"Type the course name {course.slug!r} to confirm.",
+        )
+    enrol = {e["username"]: e for e in plan["enrol"]}
+    sections = {s for e in enrol.values() for s in e["sections"]}
+    intent = Intent(
+        course_group=course.hub_group,
+        enrol={name: list(e["sections"]) for name, e in enrol.items()},
+        remove=list(plan["remove"]) if record.remove_mode != "none" else [],
+        remove_mode=record.remove_mode,
+        instructor_groups=frozenset(current_app.config["HUBCLASS_INSTRUCTOR_GROUPS"]),
+        section_groups=_section_groups(course, sections),
+    )
+    outcome = apply_intent(client or hub_client(), intent, hub_users=users)
+    _record_enrollments(course, enrol, outcome.results, record.remove_mode)
+    results = {**(record.results or {}), **outcome.results}
+    # A retry that succeeds replaces an earlier failure of the same student.
+    record.results = results
+    record.status = "partial" if outcome.failed else "applied"
+    record.applied_at = utcnow()
+    record.applied_by = actor
+    audit.record(
+        actor,
+        "roster.apply",
+        course=course,
+        target=record.filename,
+        import_id=record.id,
+        status=record.status,
+        counts=_counts(outcome.results),
+    )
+    return record
+
+
+def _counts(results: dict[str, str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for value in results.values():
+        key = "failed" if value.startswith("failed") else value
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def _record_enrollments(
+    course: Course, enrol: dict[str, dict], results: dict[str, str], remove_mode: str
+) -> None:
+    existing = {
+        e.username: e
+        for e in db.session.scalars(select(Enrollment).where(Enrollment.course_id == course.id))
+    }
+    now = utcnow()
+    for name, info in enrol.items():
+        if results.get(name, "").startswith("failed"):
+            continue
+        row = existing.get(name)
+        if row is None:
+            row = Enrollment(course=course, username=name, enrolled_at=now)
+            db.session.add(row)
+        elif not row.active:
+            row.enrolled_at = now
+        row.active = True
+        row.removed_at = None
+        row.name = (info.get("name") or "")[:255]
+        row.email = info.get("email")
+        row.section = "; ".join(info.get("sections") or ()) or None
+    for name, result in results.items():
+        if result in ("removed", "deleted") and name in existing:
+            existing[name].active = False
+            existing[name].removed_at = now
+
+
+def history(course: Course) -> list[RosterImport]:
+    return list(
+        db.session.scalars(
+            select(RosterImport)
+            .where(RosterImport.course_id == course.id)
+            .order_by(RosterImport.created_at.desc(), RosterImport.id.desc())
+        )
+    )
+
+
+def get_import(course: Course, import_id: int) -> RosterImport | None:
+    return db.session.scalar(
+        select(RosterImport).where(
+            RosterImport.course_id == course.id, RosterImport.id == import_id
+        )
+    )
+
+
+def result_json(record: RosterImport) -> dict:
+    """The CLI/API shape: the plan, whether it was applied, and each change's result."""
+    plan = record.plan
+    return {
+        "import": record.id,
+        "add": plan["add"],
+        "keep": plan["keep"],
+        "remove": plan["remove"],
+        "invalid": plan["invalid"],
+        "duplicates": plan["duplicates"],
+        "skipped": plan["skipped"],
+        "protected": plan.get("protected", []),
+        "needs_confirmation": plan.get("needs_confirmation", False),
+        "notes": plan.get("file_notes", []) + plan.get("notes", []),
+        "applied": record.status in ("applied", "partial"),
+        "status": record.status,
+        "results": record.results or {},
+    }
