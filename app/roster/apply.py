@@ -85,15 +85,17 @@ def apply_intent(
             outcome.results[name] = f"failed: {error.message}"
 
     # 1. Users: the bulk endpoint creates only the missing ones.
+    # Chunk by chunk, so one failed chunk does not hide what the others created.
     missing = [name for name in intent.enrol if name not in users]
-    if missing:
+    for start in range(0, len(missing), client.create_chunk):
+        batch = missing[start : start + client.create_chunk]
         try:
-            for model in client.create_users(missing):
+            for model in client.create_users(batch):
                 users[model["name"]] = model
                 outcome.results[model["name"]] = "created"
         except HubError as e:
             log.warning("Creating users failed: %s", e.message)
-            fail([n for n in missing if n not in users], e)
+            fail([n for n in batch if n not in users], e)
     enrolled = [n for n in intent.enrol if n in users]
 
     # 2. The course group and its sections: only members that are not in yet.

@@ -156,6 +156,12 @@ def apply(
     """Apply a previewed import to the Hub; applying again retries what failed."""
     course = record.course
     plan = record.plan
+    if history(course)[0].id != record.id:
+        raise RosterError(
+            "not_latest",
+            "A newer roster was uploaded after this one; apply that one, so an old file does "
+            "not undo newer changes.",
+        )
     if plan.get("needs_confirmation") and (confirm or "").strip() != course.slug:
         raise ConfirmationNeeded(
             "confirm",

@@ -318,9 +318,11 @@ class _Parser:
 
     # -- driver ---------------------------------------------------------------------------
     def run(self) -> ParsedRoster:
-        stream = io.TextIOWrapper(
-            io.BytesIO(self.data), encoding=self.encoding, errors="strict", newline=""
-        )
+        body = self.data
+        if self.encoding == "cp1252" and body.startswith(codecs.BOM_UTF8):
+            # A UTF-8 BOM on a file that turned out not to be UTF-8: the BOM is still no text.
+            body = body[len(codecs.BOM_UTF8) :]
+        stream = io.TextIOWrapper(io.BytesIO(body), encoding=self.encoding, newline="")
         if self.encoding.startswith("utf-16"):
             _refuse_binary(stream.read(SNIFF_BYTES // 2))
             stream.seek(0)
@@ -501,7 +503,8 @@ class _Parser:
         name = _clean_name(name_cell)
         if fmt == "canvas" and name.count(",") == 1 and not (first or last):
             # Canvas writes the sortable name, "Last, First".
-            last, first = (part.strip() for part in name.split(","))
+            last, _, first = name.partition(",")
+            first, last = first.strip(), last.strip()
             name = f"{first} {last}".strip()
         if not name:
             name = f"{first} {last}".strip()
@@ -700,8 +703,9 @@ def _clean_name(value: str) -> str:
 def _is_plain_list(line: str, delimiter: str | None) -> bool:
     """Tell a list of emails/usernames (no header) from a CSV header line."""
     if delimiter is None:
-        # One cell: a header only if it names an identity column ("email", "username"...).
-        return not formats.is_identity_header(line.strip())
+        # One cell: a header if it names a column ("Email", "Username", or "Name", which
+        # then fails for lack of an identity column instead of enrolling a user "name").
+        return not formats.is_known_header([line.strip()])
     # Several cells, all of them addresses: a line pasted from a mail client.
     cells = [c.strip() for c in line.split(delimiter) if c.strip()]
     return all(_identity_like(c) for c in cells)

@@ -215,6 +215,12 @@ def test_single_column_with_an_identity_header_is_not_a_plain_list():
     assert (parsed.format, [r.row for r in parsed.rows]) == ("generic", [2])
 
 
+def test_single_column_of_names_asks_for_a_mapping_instead_of_enrolling_name():
+    with pytest.raises(RosterError) as err:
+        parse_roster(b"Name\nAnn Lee\nBob Ray\n", "x.csv")
+    assert err.value.code == "no_identity_column"
+
+
 # -- encodings, BOMs, separators, line ends -----------------------------------------------------
 
 CANVAS_TEXT = sample("canvas_gradebook.csv").decode()
@@ -254,6 +260,15 @@ def test_separator_is_sniffed_from_the_header(sep):
 
     assert parsed.delimiter == sep
     assert plan_for(parsed).to_json()["add"] == CANVAS_USERS
+
+
+def test_cp1252_behind_a_utf8_bom_still_finds_its_header():
+    data = codecs.BOM_UTF8 + "email;name\nann@example.edu;Ann Müller\n".encode("cp1252")
+
+    parsed = parse_roster(data, "x.csv")
+
+    assert (parsed.encoding, parsed.columns) == ("cp1252", ["email", "name"])
+    assert parsed.rows[0].name == "Ann Müller"
 
 
 def test_cp1252_from_excel_is_read_and_said():

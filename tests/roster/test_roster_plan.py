@@ -1,0 +1,270 @@
+"""The plan: who is added, kept, removed or protected, and what is refused, before any change."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from app.roster import RosterError, make_plan, parse_roster
+from tests.roster.rosterkit import SAMPLES, HubUser, plan_for, sample
+
+
+def roster(*lines: str) -> bytes:
+    return ("email,name,section\n" + "\n".join(lines) + "\n").encode()
+
+
+def students(*names: str) -> bytes:
+    return roster(*(f"{n}@example.edu,{n.title()},A" for n in names))
+
+
+def test_a_new_course_creates_users_or_enrols_existing_ones():
+    parsed = parse_roster(students("ann", "bob", "cy"), "x.csv")
+
+    plan = plan_for(parsed, hub_users={"bob": HubUser(groups=["course-other"])})
+
+    assert [(e.username, e.action) for e in plan.add] == [
+        ("ann", "create"),
+        ("bob", "enrol existing"),
+        ("cy", "create"),
+    ]
+    assert plan.to_create == ["ann", "cy"]
+    assert plan.to_group == ["ann", "bob", "cy"]
+    assert (plan.keep, plan.remove, plan.needs_confirmation) == ([], [], False)
+
+
+def test_planning_the_same_file_again_changes_nothing():
+    parsed = parse_roster(students("ann", "bob"), "x.csv")
+    in_course = HubUser(groups=["course-cs101"])
+
+    plan = plan_for(parsed, enrolled={"ann", "bob"}, hub_users={"ann": in_course, "bob": in_course})
+
+    assert plan.to_json()["add"] == []
+    assert plan.to_json()["keep"] == ["ann", "bob"]
+    assert (plan.to_create, plan.to_group, plan.remove) == ([], [], [])
+
+
+def test_kept_students_that_drifted_on_the_hub_are_repaired():
+    parsed = parse_roster(students("ann", "bob"), "x.csv")
+
+    plan = plan_for(parsed, enrolled={"ann", "bob"}, hub_users={"bob": HubUser()})
+
+    assert plan.to_create == ["ann"]  # deleted on the Hub meanwhile
+    assert plan.to_group == ["ann", "bob"]  # taken out of the group by hand
+
+
+def test_removal_candidates_are_listed_even_when_removal_is_off():
+    parsed = parse_roster(students("ann"), "x.csv")
+    hub = {"ann": HubUser(groups=["course-cs101"]), "bob": HubUser(groups=["course-cs101"])}
+
+    plan = plan_for(parsed, enrolled={"ann", "bob", "gone"}, hub_users=hub)
+
+    assert [(r.username, r.hub_exists, r.in_group) for r in plan.remove] == [
+        ("bob", True, True),
+        ("gone", False, False),
+    ]
+    assert plan.removes is False
+    assert plan.needs_confirmation is False
+
+
+PROTECTED = [
+    # hub user, section groups of the course, reason fragment or None (removable)
+    (HubUser(admin=True), (), "a Hub admin"),
+    (HubUser(groups=["course-cs101", "instructors"]), (), "an instructor (group 'instructors')"),
+    (HubUser(groups=["course-cs101", "course-math2"]), (), "another course (group 'course-math2')"),
+    (HubUser(groups=["course-cs101", "course-cs101-lab"]), (), "course-cs101-lab"),
+    (HubUser(groups=["course-cs101", "course-cs101-lab"]), ("course-cs101-lab",), None),
+    (HubUser(groups=["course-cs101", "jupyter-users"]), (), None),
+]
+
+
+@pytest.mark.parametrize(("user", "sections", "reason"), PROTECTED)
+def test_admins_instructors_and_other_courses_are_never_removed(user, sections, reason):
+    parsed = parse_roster(students("ann"), "x.csv")
+
+    plan = plan_for(
+        parsed,
+        enrolled={"ann", "zed"},
+        hub_users={"zed": user},
+        remove="delete",
+        section_groups=sections,
+    )
+
+    if reason is None:
+        assert [r.username for r in plan.remove] == ["zed"]
+        assert plan.protected == []
+    else:
+        assert plan.remove == []
+        assert [p.username for p in plan.protected] == ["zed"]
+        assert reason in plan.protected[0].reason
+        assert "zed" not in plan.to_json()["remove"]
+
+
+@pytest.mark.parametrize(
+    ("missing", "mode", "needs_confirmation"),
+    [
+        (1, "group", False),  # 1 of 10 is 10%: not more than the share
+        (2, "group", True),
+        (2, "delete", True),
+        (2, "none", False),  # nothing is removed, nothing to confirm
+        (10, "group", True),  # an empty or truncated file
+    ],
+)
+def test_large_removals_need_confirmation(missing, mode, needs_confirmation):
+    names = [f"s{i}" for i in range(10)]
+    parsed = parse_roster(students(*names[missing:]) if missing < 10 else students("x"), "x.csv")
+
+    plan = plan_for(parsed, enrolled=set(names), remove=mode)
+
+    assert plan.needs_confirmation is needs_confirmation
+    assert plan.removal_share == pytest.approx(missing / 10)
+
+
+def test_duplicates_and_case_collisions_are_reported_and_enrolled_once():
+    parsed = parse_roster(
+        roster(
+            "ann@example.edu,Ann,A",
+            "bob@example.edu,Bob,A",
+            "Ann@Example.edu,Ann Again,B",
+            "ann@other.example,Another Ann,C",
+            "bob@example.edu,Bob,A",
+        ),
+        "x.csv",
+    )
+
+    plan = plan_for(parsed)
+
+    assert plan.to_json()["add"] == ["ann", "bob"]
+    assert plan.add[0].row.name == "Ann"  # the first row wins
+    assert plan.to_json()["duplicates"] == [
+        {"username": "ann", "rows": [2, 4, 5]},
+        {"username": "bob", "rows": [3, 6]},
+    ]
+    assert plan.collisions == []  # ann@other.example differs by more than case
+    case_only = plan_for(parse_roster(roster("Ann@x.edu,A,", "ann@x.edu,B,"), "x.csv"))
+    assert [(c.username, c.rows) for c in case_only.collisions] == [("ann", (2, 3))]
+
+
+SAMPLE_RULES = [
+    (path.relative_to(SAMPLES).as_posix(), rule)
+    for path in sorted(SAMPLES.rglob("*.*"))
+    for rule in ("email-local", "email", "column")
+    if path.stat().st_size and not (rule == "column" and path.suffix == ".txt")
+]
+
+
+@pytest.mark.parametrize(("path", "rule"), SAMPLE_RULES)
+def test_a_refused_name_never_appears_in_add(path, rule):
+    try:
+        parsed = parse_roster(sample(path), path)
+    except RosterError:
+        return  # a whole-file problem: nothing is planned at all
+    if rule == "column":
+        rule = f"column:{parsed.mapping.login or parsed.mapping.email}"
+
+    plan = plan_for(parsed, rule=rule)
+
+    added = {e.row.row for e in plan.add}
+    assert not added & {i.row for i in plan.invalid}
+    assert len(plan.add) + len(plan.invalid) + sum(len(d.rows) - 1 for d in plan.duplicates) == len(
+        parsed.rows
+    )
+
+
+def test_one_bad_row_among_many_good_ones_costs_one_row():
+    lines = [f"s{i}@example.edu,S{i}," for i in range(1000)]
+    lines[500] = "<script>@example.edu,Mallory,"
+
+    plan = plan_for(parse_roster(roster(*lines), "x.csv"))
+
+    assert len(plan.add) == 999
+    assert [(i.row, i.value) for i in plan.invalid] == [(502, "<script>@example.edu")]
+
+
+def test_to_json_has_exactly_the_cli_shape():
+    parsed = parse_roster(sample("canvas_gradebook.csv"), "grades.csv")
+    hub = {"alovelace": HubUser(groups=["course-cs101"])}
+
+    result = plan_for(parsed, enrolled={"alovelace", "dropped"}, hub_users=hub).to_json()
+
+    assert json.loads(json.dumps(result)) == {
+        "add": ["ghopper", "aturing", "dknuth", "coneil", "zzed"],
+        "keep": ["alovelace"],
+        "remove": ["dropped"],
+        "invalid": [],
+        "duplicates": [],
+        "skipped": [
+            {
+                "row": 2,
+                "reason": "Canvas row marking assignments with manual posting (not a student)",
+            },
+            {"row": 3, "reason": "Canvas 'Points Possible' row (not a student)"},
+            {"row": 10, "reason": "Canvas Student View test student"},
+        ],
+    }
+
+
+def test_details_and_enrollments_give_the_app_what_it_stores():
+    parsed = parse_roster(sample("d2l_grades.csv"), "grades.csv")
+
+    plan = plan_for(parsed, hub_users={"rroe": HubUser()})
+    details = plan.details()
+
+    assert details["create"] == ["jane.doe", "richard.roe", "nnoemail"]
+    assert details["enrol_existing"] == []
+    assert set(details) == {
+        "create",
+        "enrol_existing",
+        "protected",
+        "collisions",
+        "remove_mode",
+        "needs_confirmation",
+        "removal_share",
+        "notes",
+    }
+    jane = plan.enrollments()[0]
+    assert (jane.username, jane.name, jane.email, jane.section, jane.row) == (
+        "jane.doe",
+        "Jane Doe",
+        "jane.doe@example.edu",
+        "Section 001",
+        2,
+    )
+    json.dumps(details)
+
+
+def test_notes_explain_surprising_but_allowed_cases():
+    parsed = parse_roster(students("ann", "single1", "<x>"), "x.csv")
+    hub = {"ann": HubUser(admin=True), "Single1": HubUser()}
+
+    plan = plan_for(parsed, enrolled={"gone"}, hub_users=hub, remove="group")
+
+    text = " ".join(plan.notes)
+    assert "'ann' is a Hub admin or instructor" in text
+    assert "'Single1', differing only by case" in text
+    assert "1 row(s) have no acceptable username" in text
+    assert "type the course name to confirm" in text
+
+
+@pytest.mark.parametrize(
+    ("options", "code"),
+    [
+        ({"remove": "everything"}, "bad_remove"),
+        ({"rule": "column:Netid"}, "unknown_column"),
+        ({"rule": "emails"}, "bad_rule"),
+        ({"pattern": "(unclosed"}, "bad_pattern"),
+    ],
+)
+def test_bad_plan_options_are_refused_before_planning(options, code):
+    parsed = parse_roster(students("ann"), "x.csv")
+
+    with pytest.raises(RosterError) as err:
+        make_plan(
+            parsed,
+            enrolled=set(),
+            hub_users={},
+            instructor_groups=set(),
+            course_group="course-cs101",
+            **options,
+        )
+    assert err.value.code == code
