@@ -348,6 +348,12 @@ class _Parser:
             chosen = self._mapping(columns, fmt, first_data)
             self._rows(reader, columns, fmt, chosen, header_row, first_data)
         except csv.Error as exc:
+            if "field limit" in str(exc):
+                raise RosterError(
+                    "cell_too_large",
+                    f"A cell near line {reader.line_num} is larger than "
+                    f"{FIELD_SIZE_LIMIT // 2**20} MB; this is not a roster export.",
+                ) from None
             raise RosterError(
                 "malformed", f"The file is not valid CSV near line {reader.line_num}: {exc}."
             ) from None

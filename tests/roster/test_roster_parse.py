@@ -467,6 +467,19 @@ def test_ten_megabyte_cells_do_not_crash_and_cost_only_their_row():
 def test_csv_field_limit_is_raised_but_bounded():
     assert 10 * 1024 * 1024 < csv.field_size_limit() <= 64 * 1024 * 1024
 
+    with pytest.raises(RosterError) as err:
+        parse_roster(b'email,notes\na@example.edu,"' + b"x" * (17 * 2**20) + b'"\n', "x.csv")
+    assert (err.value.code, "larger than 16 MB" in err.value.message) == ("cell_too_large", True)
+
+
+def test_a_nul_byte_past_the_sniffed_start_costs_only_its_row():
+    data = b"email\n" + b"".join(b"s%d@example.edu\n" % i for i in range(5000))
+
+    plan = plan_for(parse_roster(data + b"bad\x00nul@example.edu\n", "x.csv"))
+
+    assert len(plan.add) == 5000
+    assert [(i.row, i.value) for i in plan.invalid] == [(5002, "bad\\u0000nul@example.edu")]
+
 
 def test_formula_like_cells_are_data_never_usernames():
     parsed = parse_roster(sample("bad/formula_cells.csv"), "x.csv")
