@@ -28,11 +28,12 @@ def create_app(config: dict | None = None) -> Flask:
     auth.init_app(app)
 
     from . import models  # noqa: F401 - register the tables with SQLAlchemy and Alembic
-    from .views import api, health, pages
+    from .views import api, health, pages, roster
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(roster.bp)
 
     errors.init_app(app)
     auth.register_error_handlers(app)

@@ -11,6 +11,7 @@ from .auth import is_api_request
 from .courses import CourseError
 from .extensions import db
 from .hub import HubError
+from .roster import RosterError
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,11 @@ def handle_course(e: CourseError):
     return _respond(COURSE_ERROR_STATUS.get(e.code, 400), e.code, "Course", e.message)
 
 
+def handle_roster(e: RosterError):
+    status = {"not_latest": 409, "confirm": 409}.get(e.code, 400)
+    return _respond(status, e.code, "Roster", e.message)
+
+
 def handle_unexpected(e: Exception):
     db.session.rollback()
     log.exception("Unexpected error")
@@ -61,4 +67,5 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http)
     app.register_error_handler(HubError, handle_hub)
     app.register_error_handler(CourseError, handle_course)
+    app.register_error_handler(RosterError, handle_roster)
     app.register_error_handler(Exception, handle_unexpected)

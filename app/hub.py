@@ -72,12 +72,14 @@ class HubClient:
         retries: int = 4,
         backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
+        create_chunk: int = CREATE_CHUNK,
     ):
         self.api_url = api_url.rstrip("/")
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
         self.sleep = sleep
+        self.create_chunk = create_chunk
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"token {token}"
         self.session.headers["User-Agent"] = "hubclass"
@@ -246,7 +248,7 @@ class HubClient:
                 return None
             raise
 
-    def create_users(self, names: Iterable[str], *, chunk: int = CREATE_CHUNK) -> list[dict]:
+    def create_users(self, names: Iterable[str], *, chunk: int | None = None) -> list[dict]:
         """Create the users that do not exist yet, in chunks; return the models of new ones.
 
         Always the bulk endpoint: it lowercases and validates names, while the single-user
@@ -254,6 +256,7 @@ class HubClient:
         names first, since one invalid name fails its whole chunk.
         """
         names = list(names)
+        chunk = chunk or self.create_chunk
         created: list[dict] = []
         for start in range(0, len(names), chunk):
             batch = names[start : start + chunk]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
@@ -44,3 +44,57 @@ class AuditEvent(db.Model):
 
     def __repr__(self) -> str:
         return f"<AuditEvent {self.action!r} by {self.actor!r}>"
+
+
+class Enrollment(db.Model):
+    """A student of a course, as the roster made them: kept when they leave (active=False)."""
+
+    __tablename__ = "enrollment"
+    __table_args__ = (UniqueConstraint("course_id", "username"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id"), index=True)
+    username: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255), default="")
+    email: Mapped[str | None] = mapped_column(String(320))
+    section: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(default=True)
+    enrolled_at: Mapped[datetime] = mapped_column(default=utcnow)
+    removed_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    course: Mapped[Course] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<Enrollment {self.username!r} in {self.course_id}>"
+
+
+class RosterImport(db.Model):
+    """One uploaded roster: what it would change (the plan) and, once applied, what it did."""
+
+    __tablename__ = "roster_import"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(255))
+    filename: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    file_format: Mapped[str] = mapped_column(String(20))
+    encoding: Mapped[str] = mapped_column(String(20))
+    mapping: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    username_rule: Mapped[str] = mapped_column(String(255))
+    remove_mode: Mapped[str] = mapped_column(String(10))
+    # The preview as shown: to_json() of the plan, its details, and the students to enrol.
+    plan: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # previewed -> applied | partial (some changes failed; applying again retries them)
+    status: Mapped[str] = mapped_column(String(20), default="previewed")
+    applied_at: Mapped[datetime | None]
+    applied_by: Mapped[str | None] = mapped_column(String(255))
+    results: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+
+    course: Mapped[Course] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<RosterImport {self.id} {self.filename!r} {self.status}>"

@@ -5,6 +5,7 @@ from flask import Blueprint, request
 from .. import courses, status
 from ..auth import current_instructor
 from ..extensions import db
+from ..roster import imports
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -38,3 +39,46 @@ def course_detail(slug: str):
 @bp.get("/status")
 def status_json():
     return status.collect().to_json()
+
+
+@bp.get("/courses/<slug>/roster")
+def roster_list(slug: str):
+    course = courses.get_course(slug)
+    return {
+        "course": course.slug,
+        "students": [
+            {
+                "username": e.username,
+                "name": e.name,
+                "email": e.email,
+                "section": e.section,
+                "enrolled_at": e.enrolled_at.isoformat() + "Z",
+            }
+            for e in imports.active_enrollments(course)
+        ],
+    }
+
+
+@bp.post("/courses/<slug>/roster")
+def roster_import(slug: str):
+    """Preview (and with ?apply=1 apply) a roster sent as multipart `file` or a text/csv body."""
+    course = courses.get_course(slug)
+    if "file" in request.files:
+        upload = request.files["file"]
+        data, filename = upload.read(), upload.filename or "roster.csv"
+    else:
+        data, filename = request.get_data(), request.args.get("filename", "roster.csv")
+    actor = current_instructor().name
+    record, _ = imports.preview(
+        course,
+        data,
+        filename,
+        actor=actor,
+        rule=request.args.get("username_from", "email-local"),
+        remove=request.args.get("remove", "none"),
+    )
+    db.session.commit()  # the preview is kept even if applying fails below
+    if request.args.get("apply") in ("1", "true", "yes"):
+        imports.apply(record, actor=actor, confirm=request.args.get("confirm"))
+        db.session.commit()
+    return imports.result_json(record), 200

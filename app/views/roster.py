@@ -1,0 +1,95 @@
+"""Roster pages: the course's students, uploading a roster, its preview, applying it, history."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+
+from app import courses
+from app.auth import current_instructor
+from app.extensions import db
+from app.forms import ApplyRosterForm, RosterUploadForm
+from app.roster import RosterError, imports
+
+bp = Blueprint("roster", __name__, url_prefix="/courses/<slug>/roster")
+
+
+def _page(course, form, status=200):
+    return render_template(
+        "roster.html",
+        course=course,
+        form=form,
+        enrollments=imports.active_enrollments(course),
+        history=imports.history(course),
+    ), status
+
+
+@bp.get("/")
+def roster(slug: str):
+    return _page(courses.get_course(slug), RosterUploadForm())
+
+
+@bp.post("/")
+def upload(slug: str):
+    course = courses.get_course(slug)
+    form = RosterUploadForm()
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            for message in errors:
+                flash(message, "error")
+        return _page(course, form, 400)
+    upload = form.file.data
+    try:
+        record, _ = imports.preview(
+            course,
+            upload.read(),
+            upload.filename or "roster.csv",
+            actor=current_instructor().name,
+            rule=form.rule(),
+            remove=form.remove.data,
+            mapping=form.mapping(),
+        )
+    except RosterError as e:
+        flash(e.message, "error")
+        if e.columns:
+            flash(f"Columns in the file: {', '.join(e.columns)}", "error")
+        return _page(course, form, 400)
+    db.session.commit()
+    return redirect(url_for("roster.detail", slug=slug, import_id=record.id))
+
+
+@bp.get("/imports/<int:import_id>")
+def detail(slug: str, import_id: int):
+    course = courses.get_course(slug)
+    record = imports.get_import(course, import_id) or abort(404)
+    return render_template(
+        "roster_import.html",
+        course=course,
+        record=record,
+        plan=record.plan,
+        form=ApplyRosterForm(),
+        latest=imports.history(course)[0].id == record.id,
+    )
+
+
+@bp.post("/imports/<int:import_id>/apply")
+def apply(slug: str, import_id: int):
+    course = courses.get_course(slug)
+    record = imports.get_import(course, import_id) or abort(404)
+    form = ApplyRosterForm()
+    form.validate_on_submit()
+    try:
+        imports.apply(record, actor=current_instructor().name, confirm=form.confirm.data)
+    except RosterError as e:
+        flash(e.message, "error")
+        return redirect(url_for("roster.detail", slug=slug, import_id=import_id))
+    db.session.commit()
+    failed = [u for u, r in record.results.items() if r.startswith("failed")]
+    if failed:
+        flash(
+            f"Applied, but {len(failed)} change(s) failed (listed below). Apply again to retry "
+            "them; what succeeded is not repeated.",
+            "error",
+        )
+    else:
+        flash("Roster applied.")
+    return redirect(url_for("roster.detail", slug=slug, import_id=import_id))
