@@ -92,12 +92,6 @@ def auto_mapping(columns: list[str]) -> dict[str, str | None]:
     return chosen
 
 
-def is_identity_header(cell: str) -> bool:
-    """Tell whether a single header cell names a login or email column."""
-    key = header_key(cell)
-    return key in _ALIAS_RANK["login"] or key in _ALIAS_RANK["email"]
-
-
 def is_known_header(cells: list[str]) -> bool:
     """Tell whether any cell of a row is a header we recognise (the row is a header row)."""
     return any(header_key(c) in _ALIAS_RANK[f] for c in cells for f in FIELDS)

@@ -12,6 +12,7 @@ from io import BytesIO, StringIO
 import pytest
 
 from app.roster import ColumnMapping, RosterError, parse_roster
+from app.roster.parse import FORMATS as FORMAT_NAMES
 from tests.roster.rosterkit import canvas_export, plan_for, sample, usernames, xlsx_workbook
 
 # -- each export format -------------------------------------------------------------------------
@@ -59,6 +60,7 @@ def test_each_export_is_recognised_and_yields_its_students(filename, fmt, expect
     parsed = parse_roster(sample(filename), filename)
 
     assert parsed.format == fmt
+    assert fmt in FORMAT_NAMES
     assert plan_for(parsed).to_json()["add"] == expected
     assert {s.row: s.reason for s in parsed.skipped}.keys() == skipped.keys()
     for s in parsed.skipped:
