@@ -314,7 +314,9 @@ class _Parser:
         self.skipped: list[SkippedRow] = []
         self.notes: list[str] = []
         self.pending: list[_Pending] = []
-        self.records = 0  # non-blank data records seen, for the cap
+        # Non-blank rows below the header, pseudo-rows included: counting every row keeps the
+        # refusal cheap even for a file of a million rows that would all be skipped.
+        self.records = 0
 
     # -- driver ---------------------------------------------------------------------------
     def run(self) -> ParsedRoster:
@@ -393,7 +395,7 @@ class _Parser:
             lines = self.data.count(b"\n") + 1
             raise RosterError(
                 "too_many_rows",
-                f"The file has more than {self.max_rows:,} student rows (about {lines:,} lines; "
+                f"The file has more than {self.max_rows:,} rows (about {lines:,} lines; "
                 f"the limit is {self.max_rows:,}). Upload one course's roster at a time, "
                 f"or ask the Hub admin to raise the limit.",
             )

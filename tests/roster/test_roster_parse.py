@@ -390,7 +390,7 @@ WHOLE_FILE_PROBLEMS = [
     ("binary-junk", random.Random(3).randbytes(4096), "binary", "binary data"),
     ("nul-bytes", b"email\na@example.edu\x00\x00\x00\x00\n", "binary", "binary data"),
     ("neither-utf8-nor-cp1252", b"email\nab\x81\x8d@example.edu\n", "encoding", "CSV UTF-8"),
-    ("over-row-cap", _rows(20_001), "too_many_rows", "more than 20,000 student rows"),
+    ("over-row-cap", _rows(20_001), "too_many_rows", "more than 20,000 rows"),
 ]
 
 
@@ -406,10 +406,10 @@ def test_whole_file_problems_raise_a_clear_error(data, code, fragment):
     assert fragment in err.value.message
 
 
-def test_row_cap_counts_students_not_lines():
+def test_row_cap_counts_rows_not_blank_lines():
     assert len(parse_roster(_rows(50), "x.csv", max_rows=50).rows) == 50
     assert len(parse_roster(_rows(50).replace(b"\n", b"\n\n"), "x.csv", max_rows=50).rows) == 50
-    with pytest.raises(RosterError, match="more than 50 student rows"):
+    with pytest.raises(RosterError, match="more than 50 rows"):
         parse_roster(_rows(51), "x.csv", max_rows=50)
 
 
