@@ -1,0 +1,199 @@
+"""A fork server: one small Python process, started once, that forks a fresh child per sync.
+
+Why: each sync must run in its own process (it gives up root for good), but starting a new
+interpreter and importing the engine for each of hundreds of students costs far more than the
+sync itself. The server imports everything once; ``fork()`` of a single-threaded process is then
+about a millisecond. Forking the web process itself is not an option: it has threads (workers, the
+poller), and a fork taken while another thread holds a lock can deadlock.
+
+Protocol: the client owns one end of a private ``SOCK_SEQPACKET`` pair (no path on disk, so no one
+else can ask the server for anything). For each sync it makes a stream socketpair and passes one
+end over (SCM_RIGHTS); the server forks, the child reads the JSON request from that socket, writes
+its pid on one line, then the JSON report, and exits. The server exits when the client's end closes.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from .report import SyncReport
+from .runner import SAFE_PATH
+
+# The child enforces the deadline on each git command; this is the extra time the client waits
+# before it kills the child's whole session itself.
+GRACE_SECONDS = 10.0
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def kill_session(sid: int) -> None:
+    """SIGKILL every process of session ``sid`` (the child and all the git processes it started,
+    which sit in process groups of their own within that session)."""
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        pid = int(entry.name)
+        try:
+            if os.getsid(pid) == sid:
+                os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            continue
+
+
+def _child(conn: socket.socket) -> None:
+    conn.sendall(f"{os.getpid()}\n".encode())
+    chunks = []
+    while chunk := conn.recv(65536):
+        chunks.append(chunk)
+    try:
+        from .asuser import run_request
+
+        report = run_request(json.loads(b"".join(chunks)))
+    except Exception:
+        traceback.print_exc(file=sys.stderr)
+        report = SyncReport.problem("failed", "internal_error", "The sync process failed.")
+    conn.sendall(json.dumps(report.to_json()).encode())
+    conn.close()
+
+
+def serve(fd: int) -> None:
+    """The server loop (runs in the server process)."""
+    from . import asuser  # noqa: F401 -- import the engine once, before any fork
+
+    control = socket.socket(fileno=fd)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps finished children
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the client; we follow its socket
+    while True:
+        message, fds, _, _ = socket.recv_fds(control, 16, 4)
+        if not message:
+            break
+        for extra in fds[1:]:
+            os.close(extra)
+        if not fds:
+            continue
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                control.close()
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                os.setsid()  # the session the client kills on timeout
+                _child(socket.socket(fileno=fds[0]))
+            except BaseException:
+                traceback.print_exc(file=sys.stderr)
+                code = 1
+            finally:
+                os._exit(code)
+        os.close(fds[0])
+
+
+class ForkServer:
+    """Client side: start the server lazily, send requests, enforce the wall-clock limit."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._control: socket.socket | None = None
+        self._owner_pid = 0
+
+    def start(self) -> None:
+        with self._lock:
+            self._ensure()
+
+    def _ensure(self) -> socket.socket:
+        alive = self._proc is not None and self._proc.poll() is None
+        if alive and self._owner_pid == os.getpid() and self._control is not None:
+            return self._control
+        if self._owner_pid == os.getpid():
+            self._stop_locked()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        code = (
+            f"import sys; sys.path.insert(0, {str(PROJECT_ROOT)!r}); "
+            f"from app.gitsync.forkserver import serve; serve({theirs.fileno()})"
+        )
+        self._proc = subprocess.Popen(
+            [sys.executable, "-I", "-c", code],
+            pass_fds=(theirs.fileno(),),
+            stdin=subprocess.DEVNULL,
+            cwd="/",
+            env={"PATH": SAFE_PATH, "LANG": "C.UTF-8"},
+        )
+        theirs.close()
+        self._control = ours
+        self._owner_pid = os.getpid()
+        return ours
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stop_locked()
+
+    def _stop_locked(self) -> None:
+        if self._control is not None:
+            self._control.close()  # the server sees EOF and exits; running children finish
+            self._control = None
+        if self._proc is not None:
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+            self._proc = None
+
+    def run(self, request: dict[str, Any], timeout: float) -> SyncReport:
+        """Run one request in a fresh child; return its report (a failed one on timeout)."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        with ours, theirs:
+            with self._lock:
+                control = self._ensure()
+                socket.send_fds(control, [b"r"], [theirs.fileno()])
+            theirs.close()
+            ours.sendall(json.dumps(request).encode())
+            ours.shutdown(socket.SHUT_WR)
+            give_up = time.monotonic() + timeout + GRACE_SECONDS
+            data = b""
+            while True:
+                ours.settimeout(max(give_up - time.monotonic(), 0.001))
+                try:
+                    chunk = ours.recv(65536)
+                except TimeoutError:
+                    break
+                if not chunk:
+                    break
+                data += chunk
+            head, _, body = data.partition(b"\n")
+            if body:
+                return SyncReport.from_json(json.loads(body))
+            if head.isdigit():
+                kill_session(int(head))
+            if time.monotonic() >= give_up:
+                return SyncReport.problem("failed", "timeout", "The sync did not finish in time.")
+            return SyncReport.problem("failed", "internal_error", "The sync process died.")
+
+
+_default = ForkServer()
+atexit.register(_default.stop)
+
+
+def default_server() -> ForkServer:
+    return _default
+
+
+def start_fork_server() -> None:
+    """Start the shared fork server now (optional: the first sync starts it otherwise)."""
+    _default.start()
+
+
+def stop_fork_server() -> None:
+    """Stop the shared fork server; syncs still running in its children finish on their own."""
+    _default.stop()

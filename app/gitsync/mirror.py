@@ -1,0 +1,129 @@
+"""One bare mirror per upstream URL and branch in the service's data dir, fetched once per
+distribution; every student's sync then fetches from it instead of from the network.
+
+Mirrors belong to the service and stay private to it (mode 0700): students never read them by
+path. A student's sync gets the mirror's content through a socket to a ``git upload-pack`` that the
+service starts (see ``asuser.MirrorChannel``), so course material of one course is never readable
+by the students of another.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import re
+import secrets
+import shutil
+import time
+from pathlib import Path
+
+from .errors import GitSyncError
+from .refs import read_ref, valid_branch
+from .runner import Git, GitCommandFailed
+from .urls import check_url_syntax, url_scheme
+
+DEFAULT_MIRROR_TIMEOUT = 600.0
+DEFAULT_MAX_FILE_BYTES = 1 << 30  # the size cap: no pack or checked-out file above 1 GiB
+
+
+def mirror_name(url: str, branch: str) -> str:
+    """A readable, collision-free folder name for (url, branch)."""
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", url.split("://", 1)[-1]).strip("-")[-60:]
+    digest = hashlib.sha256(f"{url}\0{branch}".encode()).hexdigest()[:16]
+    return f"{slug}-{digest}.git"
+
+
+def mirror_branch(mirror: Path) -> str | None:
+    """The branch a mirror was made for (its HEAD)."""
+    try:
+        head = (mirror / "HEAD").read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    return head[len("ref: refs/heads/") :] if head.startswith("ref: refs/heads/") else None
+
+
+def mirror_commit(mirror: Path, branch: str) -> str | None:
+    return read_ref(mirror, f"refs/heads/{branch}")
+
+
+def remote_default_branch(url: str, git: Git) -> str:
+    """The branch the remote's HEAD names, as ``git clone`` would pick it."""
+    result = git.run("ls-remote", "--symref", "--", url, "HEAD", allow_protocol=url_scheme(url))
+    for line in result.text.splitlines():
+        if line.startswith("ref: refs/heads/") and line.endswith("\tHEAD"):
+            return line[len("ref: refs/heads/") : -len("\tHEAD")]
+    raise GitSyncError("branch_not_found", "The repository has no default branch.")
+
+
+def _fail(exc: GitCommandFailed, branch: str) -> GitSyncError:
+    if b"couldn't find remote ref" in exc.result.stderr:
+        return GitSyncError("branch_not_found", f"The repository has no branch {branch!r}.")
+    if exc.code == "too_large":
+        return exc
+    return GitSyncError("mirror_fetch_failed", f"Fetching the repository failed: {exc.message}")
+
+
+def ensure_mirror(
+    url: str,
+    branch: str | None,
+    mirrors_dir: Path | str,
+    *,
+    timeout: float = DEFAULT_MIRROR_TIMEOUT,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+) -> Path:
+    """Create or update the bare mirror of ``url``'s ``branch`` (default: remote HEAD); return it.
+
+    The caller validates ``url`` against the allowed prefixes first; this still refuses URLs that
+    could inject options or commands. Concurrent calls for one mirror take turns (flock).
+    """
+    check_url_syntax(url)
+    deadline = time.monotonic() + timeout
+    base = Git(deadline, fsize_limit=max_file_bytes, config=("transfer.fsckObjects=true",))
+    if branch is None:
+        try:
+            branch = remote_default_branch(url, base)
+        except GitCommandFailed as exc:
+            raise _fail(exc, "HEAD") from None
+    if not valid_branch(branch):
+        raise GitSyncError("branch_invalid", f"The branch name {branch!r} is refused.")
+    mirrors = Path(mirrors_dir)
+    mirrors.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = mirrors / mirror_name(url, branch)
+    fd = os.open(mirrors / f".{path.name}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if not path.is_dir():
+            tmp = mirrors / f".{path.name}.tmp-{secrets.token_hex(4)}"
+            try:
+                base.run("init", "--quiet", "--bare", "--template=", "--", str(tmp))
+                os.rename(tmp, path)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+        git = Git(
+            deadline,
+            git_dir=path,
+            fsize_limit=max_file_bytes,
+            config=("transfer.fsckObjects=true",),
+        )
+        try:
+            # Forced: the mirror follows upstream even through a force-push; the students' own
+            # fetches are fast-forward only, which is where a rewrite is noticed.
+            git.run(
+                "fetch",
+                "--quiet",
+                "--prune",
+                "--no-tags",
+                "--no-write-fetch-head",
+                "--no-recurse-submodules",
+                "--",
+                url,
+                f"+refs/heads/{branch}:refs/heads/{branch}",
+                allow_protocol=url_scheme(url),
+            )
+        except GitCommandFailed as exc:
+            raise _fail(exc, branch) from None
+        git.run("symbolic-ref", "HEAD", f"refs/heads/{branch}")
+    finally:
+        os.close(fd)
+    return path
