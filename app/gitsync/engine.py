@@ -153,6 +153,7 @@ class WorkspaceSync:
             ceiling=str(self.dest.parent),
         )
         self.renamed: list[tuple[str, str]] = []
+        self._roots: list[str] | bool | None = False  # not read yet
 
     # -- entry ---------------------------------------------------------------------------------
 
@@ -340,7 +341,6 @@ class WorkspaceSync:
         try:
             return git.run(
                 "fetch",
-                "--quiet",
                 "--no-tags",
                 "--no-write-fetch-head",
                 "--no-recurse-submodules",
@@ -434,7 +434,7 @@ class WorkspaceSync:
             try:
                 # No '+': a fetch that is not a fast-forward is refused, which is how a rewritten
                 # upstream history shows up instead of being merged into the student's work.
-                self.fetch_refspec(self.git, f"refs/heads/{self.branch}:{remote}")
+                self.fetch_refspec(self.git, f"refs/heads/{self.branch}:{remote}", "--verbose")
             except GitCommandFailed as exc:
                 if b"non-fast-forward" in exc.result.stderr or b"rejected" in exc.result.stderr:
                     raise Unsafe(
@@ -444,7 +444,8 @@ class WorkspaceSync:
                     ) from None
                 raise
         target = read_ref(self.git_dir, remote) or self.rev_parse(remote)
-        changes = self.upstream_changes(target, status)
+        base = self.switch_base(status)
+        changes = self.upstream_changes(target, status, base)
         before = status.head
 
         deleted = status.deleted()
@@ -457,6 +458,7 @@ class WorkspaceSync:
             self.checkout_paths("HEAD", both)
         if restored:
             self.checkout_paths(target, restored)
+        self.move_hidden_files_aside(changes)
         if changes:
             added = (path for path, kind in changes.items() if kind == "A")
             for path in self.in_the_way(added, self.sparse_roots()):
@@ -464,13 +466,15 @@ class WorkspaceSync:
         if status.staged() or restored or both:
             self.git.run("reset", "--quiet")
         merged = False
-        if changes:
+        if changes or base:
             if (status.modified() or restored) and self.dirty():
                 self.commit_all()
-            self.merge(target, restored)
-            merged = True
-            if self.branch != status.upstream_branch():
+            if base:
+                self.merge_from(base, target, restored)
                 self.track(status.branch)
+            else:
+                self.merge(target, restored)
+            merged = True
         released = self.release_paths()
         _, after = read_head(self.git_dir)
         kept = self.visible(
@@ -493,8 +497,26 @@ class WorkspaceSync:
     def rev_parse(self, rev: str) -> str:
         return self.git.run("rev-parse", "--verify", "--end-of-options", rev).text.strip()
 
-    def upstream_changes(self, target: str, status: Status) -> dict[str, str]:
-        """Return {path: A/M/D/T} upstream changed since the merge base; raise if none."""
+    def switch_base(self, status: Status) -> str | None:
+        """On a branch change, the old branch's upstream commit the student's work is based on.
+
+        Merging the new branch from that base (rather than from wherever the two branches forked)
+        carries over exactly the student's own changes, and needs no history beyond what a
+        shallow clone has, which is why a branch change works on a shallow clone.
+        """
+        tracked = status.upstream_branch()
+        if tracked is None or tracked == self.branch:
+            return None
+        base = read_ref(self.git_dir, f"refs/remotes/origin/{tracked}")
+        if base is None:
+            return None
+        ancestor = self.git.run("merge-base", "--is-ancestor", base, "HEAD", ok=(0, 1))
+        return base if ancestor.returncode == 0 else None
+
+    def upstream_changes(
+        self, target: str, status: Status, base: str | None = None
+    ) -> dict[str, str]:
+        """Return {path: A/M/D/T} upstream changed since ``base`` (default: the merge base)."""
         for attempt in range(2):
             try:
                 result = self.git.run(
@@ -504,7 +526,7 @@ class WorkspaceSync:
                     "--no-renames",
                     "--no-ext-diff",
                     "--ignore-submodules=all",
-                    f"HEAD...{target}",
+                    *((base, target) if base else (f"HEAD...{target}",)),
                     "--",
                 )
             except GitCommandFailed as exc:
@@ -620,10 +642,34 @@ class WorkspaceSync:
             return
         if not os.path.exists(self.git_dir / "MERGE_HEAD"):
             raise GitCommandFailed(["merge"], result)
-        self.resolve_conflicts(restored)
+        if not self.resolve_conflicts("MERGE_HEAD", restored):
+            self.git.run("merge", "--abort")
+            raise self.merge_conflict()
+        self.git.run(*self.identity(), "commit", "--quiet", "--no-verify", "--no-edit")
 
-    def resolve_conflicts(self, restored: list[str]) -> None:
-        """Finish a merge whose only conflicts are modify/delete; abort anything else."""
+    def merge_from(self, base: str, target: str, restored: list[str]) -> None:
+        """Merge ``target`` into HEAD as if ``base`` were their common ancestor (-Xours)."""
+        head = self.rev_parse("HEAD")
+        result = self.git.run("merge-recursive", "--ours", base, "--", head, target, ok=(0, 1))
+        if result.returncode == 1 and not self.resolve_conflicts(target, restored):
+            # The student's changes are committed, so this only drops the half-done merge.
+            self.git.run("reset", "--quiet", "--hard", head)
+            raise self.merge_conflict()
+        tree = self.git.run("write-tree").text.strip()
+        commit = self.git.run(
+            *self.identity(), "commit-tree", tree, "-p", head, "-p", target, "-m", MERGE_MESSAGE
+        ).text.strip()
+        self.git.run("update-ref", "-m", MERGE_MESSAGE, "HEAD", commit, head)
+
+    def merge_conflict(self) -> Unsafe:
+        return Unsafe(
+            "merge_conflict",
+            "The course update conflicts with the folder in a way git cannot resolve.",
+            read_head(self.git_dir)[1],
+        )
+
+    def resolve_conflicts(self, theirs: str, restored: list[str]) -> bool:
+        """Resolve modify/delete conflicts (the only kind -Xours leaves); False if others."""
         stages: dict[str, set[str]] = {}
         for line in self.git.run("ls-files", "--unmerged", "-z").paths():
             meta, path = line.split("\t", 1)
@@ -631,20 +677,15 @@ class WorkspaceSync:
         keep = [path for path, found in stages.items() if found == {"1", "2"}]
         take = [path for path, found in stages.items() if found == {"1", "3"}]
         if len(keep) + len(take) != len(stages):
-            self.git.run("merge", "--abort")
-            raise Unsafe(
-                "merge_conflict",
-                "The course update conflicts with the folder in a way git cannot resolve.",
-                read_head(self.git_dir)[1],
-            )
+            return False
         if keep:
             # Modified by the student, deleted upstream: the student's copy stays.
             self.git.run("add", "--", *keep)
         if take:
             # Deleted by the student (and committed), changed upstream: restore upstream's.
-            self.checkout_paths("MERGE_HEAD", take)
+            self.checkout_paths(theirs, take)
             restored.extend(take)
-        self.git.run(*self.identity(), "commit", "--quiet", "--no-verify", "--no-edit")
+        return True
 
     def track(self, local_branch: str) -> None:
         """After a branch change, make the student's branch follow the new one."""
@@ -658,6 +699,11 @@ class WorkspaceSync:
 
     def sparse_roots(self) -> list[str] | None:
         """The released sub-folders, or None when the whole repository is checked out."""
+        if self._roots is False:
+            self._roots = self.read_sparse_roots()
+        return self._roots
+
+    def read_sparse_roots(self) -> list[str] | None:
         try:
             with open(self.git_dir / "info" / "sparse-checkout", encoding="utf-8") as handle:
                 lines = [line.strip() for line in handle if line.strip()]
@@ -673,6 +719,24 @@ class WorkspaceSync:
             return None  # patterns we did not write: treat everything as visible
         return [line[1:] for line in lines]
 
+    def hidden_paths(self) -> list[str]:
+        """Tracked paths outside the released folders (skip-worktree)."""
+        listing = self.git.run("ls-files", "-t", "-z").paths()
+        return [line[2:] for line in listing if line.startswith("S ")]
+
+    def move_hidden_files_aside(self, changes: dict[str, str]) -> None:
+        """A file the student made where an unreleased course file sits is theirs: move it
+        aside where this update or this release is about to put the course's file."""
+        roots = self.sparse_roots()
+        if roots is None:
+            return
+        releasing = [self.req.path] if self.req.path else None
+        for path in self.hidden_paths():
+            if not os.path.lexists(self.dest / path):
+                continue
+            if path in changes or releasing is None or _under(path, releasing):
+                self.rename_aside(path)
+
     def release_paths(self) -> list[str]:
         """Widen the sparse checkout to the requested path; return the files that appeared."""
         roots = self.sparse_roots()
@@ -680,12 +744,11 @@ class WorkspaceSync:
             return []  # already the whole repository: never hide files a student can see
         if self.req.path and _under(self.req.path, roots):
             return []
-        hidden = [
-            line[2:]
-            for line in self.git.run("ls-files", "-t", "-z").paths()
-            if line.startswith("S ")
+        appearing = [
+            path
+            for path in self.hidden_paths()
+            if not self.req.path or _under(path, [self.req.path])
         ]
-        appearing = [p for p in hidden if not self.req.path or _under(p, [self.req.path])]
         for path in self.in_the_way(appearing):
             self.rename_aside(path)
         if self.req.path:
@@ -696,6 +759,7 @@ class WorkspaceSync:
                 )
         else:
             self.git.run("sparse-checkout", "disable")
+        self._roots = False
         return appearing
 
     # -- dry run -------------------------------------------------------------------------------
@@ -716,12 +780,13 @@ class WorkspaceSync:
                         "The course repository's history was rewritten (force-pushed).",
                         status.head,
                     )
-            changes = self.upstream_changes(target, status)
+            base = self.switch_base(status)
+            changes = self.upstream_changes(target, status, base)
             deleted = status.deleted()
             restored = self.upstream_paths(
                 target, [path for path in deleted if changes.get(path) != "D"]
             )
-            base = self.git.run("merge-base", "HEAD", target).text.strip()
+            base = base or self.git.run("merge-base", "HEAD", target).text.strip()
             local = self.git.run("diff", "--name-only", "-z", "--no-ext-diff", base).paths()
             added = (path for path, kind in changes.items() if kind == "A")
             planned = [

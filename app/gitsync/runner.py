@@ -42,6 +42,9 @@ HARDENING = (
     "merge.verifySignatures=false",
     "core.pager=cat",
     "advice.detachedHead=false",
+    # In a sparse checkout, a file the student made at an unreleased path stays theirs: git must
+    # not take it for a modified course file (the engine moves it aside before a release).
+    "sparse.expectFilesOutsideOfPatterns=true",
 )
 
 

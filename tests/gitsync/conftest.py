@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 import secrets
 import shutil
 import stat
@@ -147,7 +148,8 @@ def other_student() -> Iterator[Student]:
 
 @pytest.fixture
 def scratch(base_dir: Path, request) -> Path:
-    path = base_dir / f"{request.node.name[:40]}-{secrets.token_hex(3)}"
+    name = re.sub(r"[^A-Za-z0-9_-]", "_", request.node.name)[:40]
+    path = base_dir / f"{name}-{secrets.token_hex(3)}"
     path.mkdir()
     path.chmod(0o755)
     return path
