@@ -7,7 +7,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from . import auth, cli, errors, hubclient
+from . import auth, background, cli, errors, hubclient
 from .config import from_env
 from .extensions import csrf, db, migrate
 from .prefix import ServicePrefix
@@ -25,6 +25,7 @@ def create_app(config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
     csrf.init_app(app)
     hubclient.init_app(app)
+    background.init_app(app)  # before auth: any first request starts it, signed in or not
     auth.init_app(app)
 
     from . import models  # noqa: F401 - register the tables with SQLAlchemy and Alembic

@@ -119,6 +119,47 @@ def _print_plan(result: dict) -> None:
         click.echo("Nothing changed: add --apply to apply this plan.")
 
 
+@click.command("status")
+@click.argument("course")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def status_command(course: str, as_json: bool) -> None:
+    """Show who of COURSE has logged in, is active now, and runs a server."""
+    from . import dashboard
+
+    try:
+        found = courses.get_course(course)
+    except courses.CourseError as e:
+        _fail(e.message)
+    rows = dashboard.students(found)
+    if as_json:
+        click.echo(json.dumps({"course": found.slug, "students": [r.to_json() for r in rows]}))
+        return
+    c = dashboard.counts(rows)
+    click.echo(
+        f"{found.slug}: {c.enrolled} enrolled, {c.logged_in} logged in, {c.never} never, "
+        f"{c.active} active now, {c.running} servers running"
+    )
+    for r in rows:
+        last = dashboard.ago(r.last_activity)
+        click.echo(f"{r.username}\t{r.name}\t{r.section or ''}\t{last}\t{r.server}")
+
+
+@click.command("poll")
+def poll_command() -> None:
+    """Copy the Hub's users and activity into the database once, then exit."""
+    from .activity import poll_once
+    from .hub import HubError
+    from .hubclient import hub_client
+
+    try:
+        result = poll_once(hub_client())
+    except HubError as e:
+        _fail(e.message)
+    click.echo(f"Polled {result.users} Hub users; {result.new_logins} first logins recorded.")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(course_cli)
     app.cli.add_command(roster_cli)
+    app.cli.add_command(status_command)
+    app.cli.add_command(poll_command)

@@ -117,6 +117,9 @@ def from_env(env: Mapping[str, str] | None = None) -> dict:
             env.get("HUBCLASS_ALLOWED_REPO_URLS", "") or DEFAULT_ALLOWED_REPO_URLS
         ),
         "HUBCLASS_USERNAME_PATTERN": env.get("HUBCLASS_USERNAME_PATTERN", "").strip() or None,
+        "HUBCLASS_POLL_SECONDS": float(env.get("HUBCLASS_POLL_SECONDS", "") or 60),
+        # 0: this process runs no background work (a separate process does, or nobody).
+        "HUBCLASS_WORKERS": int(env.get("HUBCLASS_WORKERS", "") or 1),
     }
 
 
@@ -133,6 +136,8 @@ PUBLIC_SETTINGS = (
     "HUBCLASS_INSTRUCTOR_GROUPS",
     "HUBCLASS_ALLOWED_REPO_URLS",
     "HUBCLASS_USERNAME_PATTERN",
+    "HUBCLASS_POLL_SECONDS",
+    "HUBCLASS_WORKERS",
     "MAX_CONTENT_LENGTH",
     "SESSION_COOKIE_SECURE",
 )

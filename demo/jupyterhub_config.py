@@ -55,7 +55,12 @@ service_env = {
     ),
     "PYTHONUNBUFFERED": "1",
 }
-for name in ("HUBCLASS_DATABASE_URL", "HUBCLASS_AUTH_CACHE_SECONDS", "HUBCLASS_WORKERS"):
+for name in (
+    "HUBCLASS_DATABASE_URL",
+    "HUBCLASS_AUTH_CACHE_SECONDS",
+    "HUBCLASS_POLL_SECONDS",
+    "HUBCLASS_WORKERS",
+):
     if os.environ.get(name):
         service_env[name] = os.environ[name]
 

@@ -17,6 +17,8 @@ from tests.hubusers import ensure_users
 # Access is re-checked against the Hub this often in the test Hub (60 s in production), so a test
 # can watch an instructor lose access without waiting a minute.
 TEST_AUTH_CACHE_SECONDS = 2
+# The service polls the Hub this often in the test Hub (60 s in production).
+TEST_POLL_SECONDS = 2
 
 
 @pytest.fixture(scope="session")
@@ -27,6 +29,7 @@ def hub(tmp_path_factory) -> RunningHub:
         state,
         extra_env={
             "HUBCLASS_AUTH_CACHE_SECONDS": str(TEST_AUTH_CACHE_SECONDS),
+            "HUBCLASS_POLL_SECONDS": str(TEST_POLL_SECONDS),
             "HUBCLASS_ALLOWED_REPO_URLS": "file://,git://127.0.0.1",
         },
     )

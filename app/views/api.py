@@ -2,7 +2,7 @@
 
 from flask import Blueprint, request
 
-from .. import courses, status
+from .. import courses, dashboard, status
 from ..auth import current_instructor
 from ..extensions import db
 from ..roster import imports
@@ -82,3 +82,12 @@ def roster_import(slug: str):
         imports.apply(record, actor=actor, confirm=request.args.get("confirm"))
         db.session.commit()
     return imports.result_json(record), 200
+
+
+@bp.get("/courses/<slug>/students")
+def students(slug: str):
+    course = courses.get_course(slug)
+    return {
+        "course": course.slug,
+        "students": [row.to_json() for row in dashboard.students(course)],
+    }

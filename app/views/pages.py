@@ -1,11 +1,12 @@
 """The instructor's pages: courses and the service status."""
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 
-from .. import courses, status
+from .. import activity, courses, dashboard, status
 from ..auth import current_instructor
 from ..extensions import db
 from ..forms import NewCourseForm
+from ..timeutil import utcnow
 
 bp = Blueprint("pages", __name__)
 
@@ -37,7 +38,63 @@ def course_create():
 
 @bp.get("/courses/<slug>")
 def course_detail(slug: str):
-    return render_template("course.html", course=courses.get_course(slug))
+    """The course dashboard: who logged in, who is active, whose server runs."""
+    course = courses.get_course(slug)
+    now = utcnow()
+    everyone = dashboard.students(course, now)
+    args = request.args
+    show = args.get("show", "all") if args.get("show") in dashboard.FILTERS else "all"
+    rows = dashboard.select_rows(
+        everyone,
+        show=show,
+        section=args.get("section", ""),
+        search=args.get("q", "").strip(),
+        sort=args.get("sort", "name"),
+        descending=args.get("desc") == "1",
+    )
+    return render_template(
+        "course.html",
+        course=course,
+        rows=rows,
+        counts=dashboard.counts(everyone),
+        sections=dashboard.sections(everyone),
+        never_emails=[r.email or r.username for r in everyone if not r.logged_in],
+        chart=dashboard.activity_chart(course, args.get("range", "today"), now),
+        last_poll=activity.latest_poll(),
+        now=now,
+        ago=dashboard.ago,
+        show=show,
+        args=args,
+    )
+
+
+@bp.get("/courses/<slug>/lab")
+def lab_view(slug: str):
+    """A page for the projector during a class session; it reloads itself."""
+    course = courses.get_course(slug)
+    now = utcnow()
+    everyone = dashboard.students(course, now)
+    return render_template(
+        "lab.html",
+        course=course,
+        counts=dashboard.counts(everyone),
+        active=[r for r in everyone if r.active_now],
+        never=[r for r in everyone if not r.logged_in],
+        now=now,
+    )
+
+
+@bp.get("/courses/<slug>/students.csv")
+def students_csv(slug: str):
+    course = courses.get_course(slug)
+    body = dashboard.export_csv(dashboard.students(course))
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="{course.slug}-students.csv"',
+        },
+    )
 
 
 @bp.get("/status")

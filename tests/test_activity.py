@@ -1,0 +1,129 @@
+"""The activity poller, sample thinning, leases, and when background work starts."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from app import activity, leases
+from app.background import Poller
+from app.extensions import db
+from app.hub import HubClient
+from app.models import ActivitySample, Course, Enrollment, HubUserState
+from tests.hubusers import ensure_users, hub_login
+
+NOW = datetime(2026, 11, 26, 12, 0, 0)
+
+
+def test_hub_timestamps_become_naive_utc():
+    assert activity.parse_time("2026-11-26T10:00:00.123Z") == datetime(
+        2026, 11, 26, 10, 0, 0, 123000
+    )
+    assert activity.parse_time("2026-11-26T12:00:00+02:00") == datetime(2026, 11, 26, 10, 0, 0)
+    assert activity.parse_time(None) is None
+
+
+@pytest.mark.parametrize(
+    ("user", "expected"),
+    [
+        ({"server": None, "servers": {}}, "stopped"),
+        ({"server": "/user/a/", "servers": {"": {"ready": True, "pending": None}}}, "running"),
+        ({"pending": "spawn", "servers": {"": {"ready": False, "pending": "spawn"}}}, "pending"),
+        ({"servers": {"": {"ready": False, "pending": "stop"}}}, "pending"),
+    ],
+)
+def test_server_states(user, expected):
+    assert activity._server(user)[0] == expected
+
+
+def _course(slug="c1") -> Course:
+    course = Course(slug=slug, title=slug, hub_group=f"course-{slug}", created_by="t")
+    db.session.add(course)
+    db.session.flush()
+    return course
+
+
+def test_old_minute_samples_are_merged_into_hourly_peaks(app):
+    course = _course()
+    old = NOW - timedelta(days=2)
+    for minute, active in enumerate([1, 5, 3]):
+        db.session.add(ActivitySample(course_id=course.id, at=old + timedelta(minutes=minute),
+                                      resolution="minute", active=active, running=active,
+                                      logged_in=9))  # fmt: skip
+    recent = NOW - timedelta(minutes=10)
+    db.session.add(ActivitySample(course_id=course.id, at=recent, resolution="minute", active=2,
+                                  running=1, logged_in=9))  # fmt: skip
+    activity.thin_samples(NOW)
+    db.session.commit()
+    samples = db.session.scalars(select(ActivitySample).order_by(ActivitySample.at)).all()
+    assert [(s.resolution, s.active) for s in samples] == [("hour", 5), ("minute", 2)]
+    assert samples[0].at == old.replace(minute=0)
+
+
+def test_a_lease_has_one_holder_until_it_expires(app):
+    assert leases.try_acquire("job", "a", 60)
+    assert not leases.try_acquire("job", "b", 60)
+    assert leases.try_acquire("job", "a", 60)  # renewing is fine
+    assert leases.try_acquire("other", "b", 60)
+    assert leases.try_acquire("short", "a", -1)  # already expired
+    assert leases.try_acquire("short", "b", 60)
+
+
+def test_cli_commands_start_no_background_thread(app, runner):
+    result = runner.invoke(args=["course", "list"])
+    assert result.exit_code == 0
+    assert app.extensions["hubclass.poller"].thread is None
+
+
+def test_no_poller_when_workers_are_off(tmp_path):
+    from app import create_app
+    from app.config import from_env
+    from tests.conftest import hub_env
+
+    off = create_app(from_env(hub_env(HUBCLASS_DATA_DIR=str(tmp_path), HUBCLASS_WORKERS="0")))
+    assert "hubclass.poller" not in off.extensions
+
+
+@pytest.mark.hub
+def test_poll_records_first_login_servers_and_samples(hub, app):
+    ensure_users(hub, ["pollx1", "pollx2"])
+    course = _course("pollcourse")
+    for name in ("pollx1", "pollx2"):
+        db.session.add(Enrollment(course=course, username=name, name=name))
+    db.session.commit()
+    client = HubClient(hub.api_url, hub.service_token)
+    activity.poll_once(client)
+    states = {s.username: s for s in db.session.scalars(select(HubUserState))}
+    assert states["pollx1"].first_login is None
+    hub_login(hub, "pollx1")
+    result = activity.poll_once(client)
+    assert result.new_logins >= 1
+    first = db.session.get(HubUserState, "pollx1").first_login
+    assert first is not None
+    activity.poll_once(client)  # a later poll never moves the first login
+    assert db.session.get(HubUserState, "pollx1").first_login == first
+    sample = db.session.scalars(
+        select(ActivitySample).where(ActivitySample.course_id == course.id)
+        .order_by(ActivitySample.id.desc())
+    ).first()  # fmt: skip
+    assert (sample.logged_in, sample.active) == (1, 1)
+    # A user deleted on the Hub is marked, not forgotten.
+    hub.admin().delete(f"{hub.api_url}/users/pollx2")
+    activity.poll_once(client)
+    assert db.session.get(HubUserState, "pollx2").on_hub is False
+
+
+@pytest.mark.hub
+def test_a_failing_hub_leaves_the_poller_running(hub, app):
+    from tests.faultyhub import FaultyHub
+
+    with FaultyHub(hub.api_url, lambda n, m, p: (500, {}, b"{}")) as faulty:
+        app.extensions["hubclass.hub"] = HubClient(faulty.url, "x", retries=0)
+        poller = Poller(app)
+        assert poller.tick() is False  # logged, not raised
+    app.extensions["hubclass.hub"] = HubClient(hub.api_url, hub.service_token)
+    leases_free = Poller(app)
+    leases_free.holder = poller.holder
+    assert leases_free.tick() is True

@@ -1,0 +1,155 @@
+"""The course dashboard against the real Hub: logins, activity, servers, escaping, export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from tests.hubusers import hub_login, sign_in, user_token
+
+pytestmark = pytest.mark.hub
+
+
+def api(hub) -> requests.Session:
+    session = requests.Session()
+    session.headers["Authorization"] = f"token {user_token(hub, 'instructor')}"
+    return session
+
+
+def enrol(hub, session, slug: str, rows: list[tuple[str, str, str]]) -> None:
+    """Create a course and apply a roster of (username, name, section) rows."""
+    r = session.post(hub.service_url + "api/v1/courses", json={"slug": slug, "title": slug})
+    assert r.status_code == 201, r.text
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["username", "name", "email", "section"])
+    for username, name, section in rows:
+        writer.writerow([username, name, f"{username}@example.edu", section])
+    r = session.post(
+        hub.service_url + f"api/v1/courses/{slug}/roster",
+        params={"apply": 1, "username_from": "column:username"},
+        data=out.getvalue().encode(),
+        headers={"Content-Type": "text/csv"},
+    )
+    assert r.status_code == 200 and r.json()["status"] == "applied", r.text
+
+
+def students_when(hub, session, slug: str, ready, timeout: float = 20) -> dict[str, dict]:
+    """Poll the API until `ready(students)` holds (the service polls the Hub in the background)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        data = session.get(hub.service_url + f"api/v1/courses/{slug}/students").json()
+        students = {s["username"]: s for s in data["students"]}
+        if ready(students) or time.monotonic() > deadline:
+            return students
+        time.sleep(0.5)
+
+
+def test_signed_in_students_show_as_logged_in_and_the_rest_as_never(hub):
+    session = api(hub)
+    names = [f"dash{i}" for i in range(6)]
+    enrol(
+        hub,
+        session,
+        "dash",
+        [(n, f"Student {n}", "A" if i < 3 else "B") for i, n in enumerate(names)],
+    )
+    for name in names[:2]:
+        hub_login(hub, name)  # the form, then /hub/home: the Hub records activity
+    students = students_when(
+        hub, session, "dash", lambda s: all(s[n]["logged_in"] for n in names[:2])
+    )
+    assert {n for n, s in students.items() if s["logged_in"]} == set(names[:2])
+    assert all(students[n]["active_now"] for n in names[:2])
+    assert all(students[n]["first_login"] is None for n in names[2:])
+    assert students["dash0"]["section"] == "A"
+    assert set(students["dash0"]) >= {
+        "username", "name", "section", "first_login", "last_activity", "logged_in",
+        "active_now", "server", "assignments",
+    }  # fmt: skip
+
+    browser, _ = sign_in(hub, "instructor")
+    page = browser.get(hub.service_url + "courses/dash")
+    assert page.status_code == 200
+    assert "<strong>6</strong> enrolled" in page.text
+    assert "<strong>2</strong> logged in at least once" in page.text
+    assert "<strong>4</strong> never logged in" in page.text
+    never = browser.get(hub.service_url + "courses/dash", params={"show": "never"}).text
+    assert "dash5" in never and "dash0" not in never.split("<tbody>")[1].split("</tbody>")[0]
+    assert "dash2@example.edu, dash3@example.edu" in page.text  # the copyable list
+    section_b = browser.get(hub.service_url + "courses/dash", params={"section": "B"}).text
+    body = section_b.split("<tbody>")[1]
+    assert "dash3" in body and "dash0" not in body
+    lab = browser.get(hub.service_url + "courses/dash/lab").text
+    assert 'http-equiv="refresh"' in lab
+    assert "<svg" in page.text  # the activity chart
+
+
+def test_a_started_server_shows_as_running(hub):
+    session = api(hub)
+    enrol(hub, session, "servers", [("srv1", "Server One", ""), ("srv2", "Server Two", "")])
+    r = hub.admin().post(f"{hub.api_url}/users/srv1/server")
+    assert r.status_code in (201, 202), r.text
+    students = students_when(hub, session, "servers", lambda s: s["srv1"]["server"] == "running")
+    assert students["srv1"]["server"] == "running"
+    assert students["srv2"]["server"] == "stopped"
+    hub.admin().delete(f"{hub.api_url}/users/srv1/server")
+    students = students_when(hub, session, "servers", lambda s: s["srv1"]["server"] == "stopped")
+    assert students["srv1"]["server"] == "stopped"
+
+
+def test_markup_in_names_is_escaped_and_the_csv_escapes_formulas(hub):
+    session = api(hub)
+    enrol(
+        hub,
+        session,
+        "escapes",
+        [("esc1", "<script>alert(1)</script>", "<b>S</b>"), ("esc2", '=HYPERLINK("x")', "+1")],
+    )
+    browser, _ = sign_in(hub, "instructor")
+    page = browser.get(hub.service_url + "courses/escapes").text
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<b>S</b>" not in page
+    export = browser.get(hub.service_url + "courses/escapes/students.csv")
+    assert export.headers["Content-Type"].startswith("text/csv")
+    assert export.headers["Content-Disposition"].startswith("attachment;")
+    rows = {r["username"]: r for r in csv.DictReader(io.StringIO(export.text))}
+    assert rows["esc2"]["name"] == '\'=HYPERLINK("x")'
+    assert rows["esc2"]["section"] == "'+1"
+    assert rows["esc1"]["name"] == "<script>alert(1)</script>"  # data, not a formula: kept
+
+
+def test_cli_status_and_poll(hub):
+    session = api(hub)
+    enrol(hub, session, "clistatus", [("cls1", "Cli One", "")])
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "JUPYTERHUB_API_URL": hub.api_url,
+        "JUPYTERHUB_API_TOKEN": hub.service_token,
+        "HUBCLASS_DATA_DIR": str(hub.service_data_dir),
+    }
+    flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
+    poll = subprocess.run([*flask, "poll"], env=env, capture_output=True, text=True, check=False)
+    assert poll.returncode == 0, poll.stderr
+    assert "Polled" in poll.stdout
+    status = subprocess.run(
+        [*flask, "status", "clistatus", "--json"], env=env, capture_output=True, text=True,
+        check=False,
+    )  # fmt: skip
+    assert status.returncode == 0, status.stderr
+    data = json.loads(status.stdout)
+    assert [s["username"] for s in data["students"]] == ["cls1"]
+    assert data["students"][0]["logged_in"] is False
+    missing = subprocess.run(
+        [*flask, "status", "nope"], env=env, capture_output=True, text=True, check=False
+    )
+    assert missing.returncode == 1
+    assert "no course 'nope'" in missing.stderr
