@@ -229,3 +229,52 @@ def test_session_survives_a_service_restart(hub):
     page = session.get(hub.service_url + "status", allow_redirects=False)
     assert page.status_code == 200
     assert "<h1>Status</h1>" in page.text
+
+
+def test_any_wsgi_server_serves_it_with_the_hubs_environment(hub, tmp_path):
+    """`flask run` instead of gunicorn: same app, same prefix handling, same sign-in redirect."""
+    import subprocess
+    import sys
+
+    from demo.launch import free_port
+
+    port = free_port()
+    env = {
+        "PATH": os.environ["PATH"],
+        "JUPYTERHUB_API_URL": hub.api_url,
+        "JUPYTERHUB_API_TOKEN": hub.service_token,
+        "JUPYTERHUB_SERVICE_PREFIX": "/services/hubclass/",
+        "HUBCLASS_DATA_DIR": str(tmp_path),
+        "HUBCLASS_WORKERS": "0",
+    }
+    subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"], env=env, check=True,
+        capture_output=True,
+    )  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "run", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}/services/hubclass/"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(base + "health", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        page = requests.get(base, allow_redirects=False, timeout=5)
+        assert page.status_code == 302
+        assert page.headers["Location"] == "/services/hubclass/login?next=/services/hubclass/"
+        login = requests.get(base + "login", allow_redirects=False, timeout=5)
+        assert login.status_code == 302
+        assert "/hub/api/oauth2/authorize?" in login.headers["Location"]
+        assert "code_challenge_method=S256" in login.headers["Location"]
+        outside = requests.get(f"http://127.0.0.1:{port}/elsewhere", timeout=5)
+        assert outside.status_code == 404
+    finally:
+        server.terminate()
+        server.wait(10)
