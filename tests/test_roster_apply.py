@@ -245,7 +245,8 @@ def test_the_upload_page_previews_then_applies(hub):
     assert "Roster applied" in done.text
     assert hub_group(hub, "course-webroster") == ["ada", "bob"]
     roster = session.get(hub.service_url + "courses/webroster/roster/")
-    assert "Lovelace" in roster.text or "Ada" in roster.text
+    assert "Ada Lovelace" in roster.text
+    assert "ada@example.edu" in roster.text  # Canvas has no email column: the login is one
     assert "<b>Bold</b>" not in roster.text  # escaped
     assert "&lt;b&gt;" in roster.text
 

@@ -17,7 +17,7 @@ from app.hub import HubClient
 from app.hubclient import hub_client
 from app.models import Course, Enrollment, RosterImport
 from app.roster.apply import Intent, apply_intent, section_group
-from app.roster.parse import ColumnMapping, RosterError, parse_roster
+from app.roster.parse import ColumnMapping, RosterError, RosterRow, parse_roster
 from app.roster.plan import Plan, make_plan
 from app.timeutil import utcnow
 
@@ -127,12 +127,12 @@ def preview(
             "enrol": [
                 {
                     "username": e.username,
-                    "name": e.name,
-                    "email": e.email,
-                    "sections": list(e.sections),
-                    "row": e.row,
+                    "name": e.row.name,
+                    "email": _email(e.row),
+                    "sections": list(e.row.sections),
+                    "row": e.row.row,
                 }
-                for e in plan.enrollments()
+                for e in (*plan.add, *plan.keep)
             ],
         },
     )
@@ -141,8 +141,13 @@ def preview(
     return record, plan
 
 
-class ConfirmationNeeded(RosterError):
-    pass
+def _email(row: RosterRow) -> str | None:
+    """The row's email; Canvas and D2L often have none but a login that is one."""
+    if row.email:
+        return row.email
+    if row.login and "@" in row.login:
+        return row.login
+    return None
 
 
 def apply(
@@ -163,7 +168,7 @@ def apply(
             "not undo newer changes.",
         )
     if plan.get("needs_confirmation") and (confirm or "").strip() != course.slug:
-        raise ConfirmationNeeded(
+        raise RosterError(
             "confirm",
             f"This import removes {len(plan['remove'])} students, more than 10% of the course. "
             f"Type the course name {course.slug!r} to confirm.",
