@@ -88,6 +88,12 @@ def test_missing_students_leave_the_group_and_keep_their_hub_user(hub):
     assert {plan["results"][n] for n in names[:5]} == {"removed"}
     assert hub_group(hub, "course-drop5") == kept
     assert all(hub_has(hub, n) for n in names[:5])
+    students = session.get(hub.service_url + "api/v1/courses/drop5/roster").json()["students"]
+    assert sorted(s["username"] for s in students) == kept
+    browser, _ = sign_in(hub, "instructor")
+    page = browser.get(hub.service_url + "courses/drop5/roster/").text
+    assert 'Roster <span class="muted">45 students' in page
+    assert page.count("left 20") == 5  # the five who left stay listed, marked
 
 
 def test_a_large_removal_needs_the_course_name(hub):

@@ -45,6 +45,17 @@ def active_enrollments(course: Course) -> list[Enrollment]:
     )
 
 
+def all_enrollments(course: Course) -> list[Enrollment]:
+    """Current students first, then those who left (kept for the record)."""
+    return list(
+        db.session.scalars(
+            select(Enrollment)
+            .where(Enrollment.course_id == course.id)
+            .order_by(Enrollment.active.desc(), Enrollment.username)
+        )
+    )
+
+
 def _section_groups(course: Course, sections: set[str]) -> frozenset[str]:
     """The course's own section groups; never a group that is another course's."""
     known = {

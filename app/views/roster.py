@@ -18,7 +18,7 @@ def _page(course, form, status=200):
         "roster.html",
         course=course,
         form=form,
-        enrollments=imports.active_enrollments(course),
+        enrollments=imports.all_enrollments(course),
         history=imports.history(course),
     ), status
 
