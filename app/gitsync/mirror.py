@@ -89,6 +89,7 @@ def ensure_mirror(
         raise GitSyncError("branch_invalid", f"The branch name {branch!r} is refused.")
     mirrors = Path(mirrors_dir)
     mirrors.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(mirrors, 0o700)  # private to the service: students get mirrors through a socket
     path = mirrors / mirror_name(url, branch)
     fd = os.open(mirrors / f".{path.name}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:

@@ -63,13 +63,22 @@ class GitResult:
         return [os.fsdecode(item) for item in self.stdout.split(b"\0") if item]
 
 
+# The size cap (RLIMIT_FSIZE) kills whichever git process writes the big file: git itself, or
+# the index-pack / unpack-objects helper of a fetch, which git then reports on stderr.
+_TOO_LARGE = (f"died of signal {int(signal.SIGXFSZ)}".encode(), b"File too large")
+
+
 class GitCommandFailed(GitSyncError):
     def __init__(self, args: Sequence[str], result: GitResult) -> None:
         self.result = result
-        tail = result.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
+        lines = result.stderr.decode("utf-8", "replace").strip().splitlines()
+        # git's first "fatal:"/"error:" line says why; the lines after it are generic advice.
+        tail = [line for line in lines if line.startswith(("fatal:", "error:"))][:2] or lines[-3:]
         detail = printable(" / ".join(tail), 300) if tail else f"exit status {result.returncode}"
         command = args[0] if args else "git"
-        if result.returncode == -signal.SIGXFSZ:
+        if result.returncode == -signal.SIGXFSZ or any(
+            sign in result.stderr for sign in _TOO_LARGE
+        ):
             super().__init__("too_large", "The repository has a file larger than the size cap.")
         else:
             super().__init__("git_failed", f"git {command} failed: {detail}")

@@ -155,15 +155,20 @@ def test_a_target_that_is_a_file_is_left_alone(home, upstream, do_sync, student)
     assert (home / "course").read_text() == "not a folder\n"
 
 
-def test_a_stale_index_lock_without_git_is_removed_and_the_sync_proceeds(
-    home, upstream, do_sync, student
-):
+def _synced_with_an_old_index_lock(home, do_sync, student) -> tuple[Path, Path]:
     dest = home / "course"
     do_sync(dest)
     lock = dest / ".git" / "index.lock"
     student.write(lock, "")
     old = time.time() - 11 * 60
     os.utime(lock, (old, old))
+    return dest, lock
+
+
+def test_a_stale_index_lock_without_git_is_removed_and_the_sync_proceeds(
+    home, upstream, do_sync, student
+):
+    dest, lock = _synced_with_an_old_index_lock(home, do_sync, student)
     upstream.commit({"README.md": "v2\n"})
 
     report = do_sync(dest)
@@ -174,12 +179,7 @@ def test_a_stale_index_lock_without_git_is_removed_and_the_sync_proceeds(
 
 
 def test_an_old_index_lock_held_by_a_running_git_is_not_removed(home, upstream, do_sync, student):
-    dest = home / "course"
-    do_sync(dest)
-    lock = dest / ".git" / "index.lock"
-    student.write(lock, "")
-    old = time.time() - 11 * 60
-    os.utime(lock, (old, old))
+    dest, lock = _synced_with_an_old_index_lock(home, do_sync, student)
     # A git process working in the folder (like nbgitpuller's in the student's server).
     busy = subprocess.Popen(
         ["git", "cat-file", "--batch"],
