@@ -12,6 +12,7 @@ from flask.cli import AppGroup
 
 from . import courses
 from .extensions import db
+from .gitsync.cli import gitsync_command
 
 course_cli = AppGroup("course", help="Create and list courses.")
 
@@ -163,3 +164,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(roster_cli)
     app.cli.add_command(status_command)
     app.cli.add_command(poll_command)
+    app.cli.add_command(gitsync_command, "gitsync")
