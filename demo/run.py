@@ -17,7 +17,6 @@ from demo.sample_course import make_course_repo, write_sample_roster
 STATE = REPO / "demo-state"
 PORT = int(os.environ.get("HUBCLASS_DEMO_PORT", "8000"))
 PASSWORD = os.environ.get("HUBCLASS_DEMO_PASSWORD", "hubclass-demo")
-STUDENTS = ["student1", "student2", "student3"]
 
 
 def flask_cli(hub, *args: str) -> subprocess.CompletedProcess:
@@ -56,10 +55,13 @@ def main() -> int:
         print(f"Could not start the demo: {e}", file=sys.stderr)
         print(f"Is port {PORT} free? Set HUBCLASS_DEMO_PORT to use another.", file=sys.stderr)
         return 1
-    admin = hub.admin()
-    admin.post(f"{hub.api_url}/users", json={"usernames": STUDENTS}).raise_for_status()
     created = flask_cli(hub, "course", "create", "intro-python", "--title", "Intro to Python")
-    if created.returncode != 0 and "exists already" not in created.stderr + created.stdout:
+    if created.returncode == 0:
+        # First run: enrol the sample roster, as an instructor would with the Apply button.
+        imported = flask_cli(hub, "roster", "import", "intro-python", str(roster), "--apply")
+        if imported.returncode != 0:
+            print(imported.stdout + imported.stderr, file=sys.stderr)
+    elif "exists already" not in created.stderr + created.stdout:
         print(created.stdout + created.stderr, file=sys.stderr)
 
     print(
@@ -71,7 +73,8 @@ Hubclass demo is running.
 
   Sign in as  instructor  (an instructor: sees Hubclass)
          or   hubadmin    (a Hub admin: sees Hubclass too)
-         or   student1    (a student: Hubclass refuses)
+         or   ada, grace, alan, emmy  (students of the sample course: Hubclass refuses
+              them; each one who signs in shows up as logged in on the dashboard)
   Password:   {PASSWORD}
 
   Sample roster (Canvas export): {roster}
