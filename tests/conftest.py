@@ -84,3 +84,18 @@ def postgres():
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_db_app(request, tmp_path):
+    """The app on a fresh migrated database: SQLite, then a real PostgreSQL."""
+    overrides = {"HUBCLASS_DATA_DIR": str(tmp_path / "data")}
+    if request.param == "postgresql":
+        server = request.getfixturevalue("postgres")
+        overrides["HUBCLASS_DATABASE_URL"] = server.create_database(f"t_{tmp_path.name[-40:]}")
+    application = create_app(from_env(hub_env(**overrides)))
+    with application.app_context():
+        upgrade()
+        yield application
+        db.session.remove()
+        db.engine.dispose()

@@ -328,3 +328,28 @@ def test_cli_import_prints_the_plan_as_json(hub, tmp_path):
 def test_hub_error_on_apply_is_reported_not_crashed(hub):
     with pytest.raises(HubError):
         HubClient("http://127.0.0.1:9/hub/api", "x", retries=0).version()
+
+
+def test_preview_apply_and_poll_on_sqlite_and_postgresql(hub, any_db_app):
+    from app import activity, dashboard
+    from app.extensions import db
+    from app.models import Course
+    from app.roster import imports
+
+    engine = any_db_app.extensions["sqlalchemy"].engine.url.get_backend_name()
+    client = HubClient(hub.api_url, hub.service_token)
+    any_db_app.extensions["hubclass.hub"] = client
+    slug = f"db-{engine}"
+    course = Course(slug=slug, title=slug, hub_group=f"course-{slug}", created_by="t")
+    db.session.add(course)
+    db.session.flush()
+    names = [f"{engine[:2]}db{i}" for i in range(5)]
+    record, _ = imports.preview(course, roster_csv(names), "r.csv", actor="t")
+    imports.apply(record, actor="t")
+    db.session.commit()
+    assert record.status == "applied"
+    assert hub_group(hub, f"course-{slug}") == names
+    activity.poll_once(client)
+    rows = dashboard.students(course)
+    assert [r.username for r in rows] == names
+    assert dashboard.counts(rows).never == 5
