@@ -8,6 +8,7 @@ import posixpath
 import threading
 import time
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 import requests
 from authlib.integrations.base_client import OAuthError
@@ -188,8 +189,12 @@ def safe_next(target: str | None) -> str:
     if not target or any(c in target for c in "\\\r\n\t\x00") or "//" in target:
         return prefix
     path, _, query = target.partition("?")
-    normal = posixpath.normpath(path) + ("/" if path.endswith("/") else "")
-    if normal != path or not (path + "/").startswith(prefix) or ":" in path:
+    # Browsers resolve %2e%2e as "..": judge the path as the browser will read it.
+    decoded = unquote(path)
+    if any(c in decoded for c in "\\\r\n\t\x00") or "//" in decoded:
+        return prefix
+    normal = posixpath.normpath(decoded) + ("/" if decoded.endswith("/") else "")
+    if normal != decoded or not (decoded + "/").startswith(prefix) or ":" in decoded:
         return prefix
     return path + ("?" + query if query else "")
 

@@ -96,6 +96,9 @@ def test_signin_returns_to_the_page_asked_for(hub):
         "/services/hubclass/../../hub/admin",
         "/services/other/",
         "javascript:alert(1)",
+        "/services/hubclass/%2e%2e/%2e%2e/hub/admin",
+        "/services/hubclass/%2F%2Fevil.example",
+        "/services/hubclass/%5c%5cevil.example",
     ],
 )
 def test_open_redirects_are_refused(hub, target):

@@ -73,7 +73,6 @@ def apply_intent(
     client: HubClient, intent: Intent, *, hub_users: Mapping[str, Mapping] | None = None
 ) -> Outcome:
     """Bring the Hub to the intent. `hub_users` is a complete listing taken just before, if any."""
-    start = client.requests_sent
     outcome = Outcome()
     users = (
         dict(hub_users) if hub_users is not None else {u["name"]: u for u in client.list_users()}
@@ -122,7 +121,7 @@ def apply_intent(
     if intent.remove_mode != "none":
         _remove(client, intent, users, outcome)
 
-    outcome.requests = client.requests_sent - start - (listed - start if hub_users is None else 0)
+    outcome.requests = client.requests_sent - listed  # listing pages are not counted
     return outcome
 
 
