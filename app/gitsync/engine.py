@@ -19,6 +19,7 @@ restore deleted files; unstage; commit the student's changes with a fixed identi
 from __future__ import annotations
 
 import os
+import resource
 import secrets
 import shutil
 import stat
@@ -32,7 +33,7 @@ from .errors import GitSyncError
 from .lock import index_lock_state, workspace_lock
 from .refs import read_head, read_ref, valid_branch
 from .report import SyncReport
-from .runner import Git, GitCommandFailed, GitResult
+from .runner import TOO_LARGE_MESSAGE, Git, GitCommandFailed, GitResult, size_cap_hit
 from .urls import url_scheme
 
 IDENTITY = ("user.name=Hubclass", "user.email=hubclass@localhost")
@@ -356,6 +357,9 @@ class WorkspaceSync:
                 raise GitSyncError(
                     "branch_not_found", f"The repository has no branch {self.branch!r}."
                 ) from None
+            limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+            if size_cap_hit(git.git_dir, None if limit == resource.RLIM_INFINITY else limit):
+                raise GitSyncError("too_large", TOO_LARGE_MESSAGE) from None
             raise
         finally:
             for fd in fds:
@@ -369,6 +373,9 @@ class WorkspaceSync:
             git_dir=tmp / ".git",
             work_tree=tmp,
             ceiling=str(self.dest.parent),
+            # Keep the received pack as it is: exploding it into loose objects recompresses
+            # every object and costs more than the whole rest of the clone.
+            config=("fetch.unpackLimit=1",),
         )
         try:
             Git(self.req.deadline, ceiling=str(self.dest.parent)).run(
@@ -477,11 +484,13 @@ class WorkspaceSync:
             merged = True
         released = self.release_paths()
         _, after = read_head(self.git_dir)
-        kept = self.visible(
-            self.git.run(
+        kept: list[str] = []
+        if after != target or status.entries or restored:
+            # Otherwise the work tree is exactly the upstream commit: nothing of theirs differs.
+            diff = self.git.run(
                 "diff", "--name-only", "-z", "--no-ext-diff", "--no-renames", target
-            ).paths()
-        )
+            )
+            kept = self.visible(diff.paths())
         updated = self.visible(set(changes) | set(released))
         changed = merged or restored or self.renamed or released
         return SyncReport(

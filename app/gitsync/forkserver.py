@@ -118,8 +118,13 @@ class ForkServer:
         if self._owner_pid == os.getpid():
             self._stop_locked()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        # The server needs only this package: a bare "app" package object stands in for the
+        # real one, so the web app's imports (Flask, SQLAlchemy, ...) are not loaded in it.
         code = (
-            f"import sys; sys.path.insert(0, {str(PROJECT_ROOT)!r}); "
+            "import sys, types; "
+            "app = types.ModuleType('app'); "
+            f"app.__path__ = [{str(PROJECT_ROOT / 'app')!r}]; "
+            "sys.modules['app'] = app; "
             f"from app.gitsync.forkserver import serve; serve({theirs.fileno()})"
         )
         self._proc = subprocess.Popen(

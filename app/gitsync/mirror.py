@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .errors import GitSyncError
 from .refs import read_ref, valid_branch
-from .runner import Git, GitCommandFailed
+from .runner import TOO_LARGE_MESSAGE, Git, GitCommandFailed, size_cap_hit
 from .urls import check_url_syntax, url_scheme
 
 DEFAULT_MIRROR_TIMEOUT = 600.0
@@ -123,6 +123,8 @@ def ensure_mirror(
                 allow_protocol=url_scheme(url),
             )
         except GitCommandFailed as exc:
+            if size_cap_hit(path, max_file_bytes):
+                raise GitSyncError("too_large", TOO_LARGE_MESSAGE) from None
             raise _fail(exc, branch) from None
         git.run("symbolic-ref", "HEAD", f"refs/heads/{branch}")
     finally:

@@ -79,9 +79,29 @@ class GitCommandFailed(GitSyncError):
         if result.returncode == -signal.SIGXFSZ or any(
             sign in result.stderr for sign in _TOO_LARGE
         ):
-            super().__init__("too_large", "The repository has a file larger than the size cap.")
+            super().__init__("too_large", TOO_LARGE_MESSAGE)
         else:
             super().__init__("git_failed", f"git {command} failed: {detail}")
+
+
+TOO_LARGE_MESSAGE = "The repository has a file larger than the size cap."
+
+
+def size_cap_hit(git_dir: Path | None, limit: int | None) -> bool:
+    """Tell whether a failed fetch died at the size cap, and remove what it left.
+
+    A fetch helper killed by SIGXFSZ (RLIMIT_FSIZE) leaves its temporary pack or object behind
+    at exactly the limit, while git itself only says "invalid index-pack output".
+    """
+    if not limit or git_dir is None:
+        return False
+    hit = False
+    for pattern in ("objects/pack/tmp_pack_*", "objects/??/tmp_obj_*", "objects/tmp_obj_*"):
+        for path in git_dir.glob(pattern):
+            with contextlib.suppress(OSError):
+                hit = hit or path.lstat().st_size >= limit
+                path.unlink()
+    return hit
 
 
 def hardened_env(*, allow_protocol: str = "", ceiling: str | None = None) -> dict[str, str]:
@@ -101,7 +121,6 @@ def hardened_env(*, allow_protocol: str = "", ceiling: str | None = None) -> dic
         "GIT_PROTOCOL_FROM_USER": "0",
         "GIT_LITERAL_PATHSPECS": "1",  # a file named ':(glob)*' is just a file
         "GIT_NO_REPLACE_OBJECTS": "1",
-        "GIT_OPTIONAL_LOCKS": "0",
     }
     if ceiling:
         env["GIT_CEILING_DIRECTORIES"] = ceiling
