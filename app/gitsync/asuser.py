@@ -24,9 +24,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .engine import Request, Source, sync_workspace
+from .engine import Request, Source, TipPack, sync_workspace
 from .errors import GitSyncError
-from .mirror import DEFAULT_MAX_FILE_BYTES, mirror_branch, mirror_commit, mirror_name
+from .mirror import DEFAULT_MAX_FILE_BYTES, mirror_branch, mirror_commit, mirror_name, tip_pack
 from .report import SyncReport
 from .runner import Git, hardened_env
 
@@ -125,6 +125,23 @@ class MirrorChannel:
         self.sock.close()
 
 
+def open_tip_pack(mirror: Path, commit: str) -> TipPack | None:
+    """Open the mirror's depth-1 pack now, while we may still read the service's data dir."""
+    pack = tip_pack(mirror, commit)
+    if pack is None:
+        return None
+    try:
+        pack_fd = os.open(pack, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        idx_fd = os.open(pack.with_suffix(".idx"), os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        os.close(pack_fd)
+        return None
+    return TipPack(pack.stem, pack_fd, idx_fd)
+
+
 def run_request(data: dict[str, Any]) -> SyncReport:
     """Run one sync described by ``data`` (see ``workspace.sync``); call in a fresh process."""
     deadline = time.monotonic() + float(data["timeout"])
@@ -146,7 +163,11 @@ def run_request(data: dict[str, Any]) -> SyncReport:
                 raise GitSyncError("mirror_empty", "The mirror has no commit for this branch.")
             channel = MirrorChannel(mirror, deadline)
             source = Source(
-                url=data["url"], branch=branch, expected=expected, connect_fd=channel.connect
+                url=data["url"],
+                branch=branch,
+                expected=expected,
+                connect_fd=channel.connect,
+                tip=open_tip_pack(mirror, expected),
             )
         become(uid, gid)
     except GitSyncError as exc:

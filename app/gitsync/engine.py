@@ -18,6 +18,7 @@ restore deleted files; unstage; commit the student's changes with a fixed identi
 
 from __future__ import annotations
 
+import errno
 import os
 import resource
 import secrets
@@ -74,6 +75,7 @@ class Source:
     branch: str | None = None  # the mirror's branch, when known
     expected: str | None = None  # the commit the mirror's branch points at
     connect_fd: Callable[[], int] | None = None
+    tip: TipPack | None = None
 
     def connect(self) -> tuple[str, str, tuple[int, ...]]:
         """Return (fetch location, the one allowed protocol, descriptors to pass)."""
@@ -81,6 +83,15 @@ class Source:
             fd = self.connect_fd()
             return f"fd::{fd}", "fd", (fd,)
         return self.url, url_scheme(self.url), ()
+
+
+@dataclass
+class TipPack:
+    """Open read-only descriptors of the mirror's depth-1 pack for ``Source.expected``."""
+
+    name: str  # "pack-<sha>"
+    pack_fd: int
+    idx_fd: int
 
 
 @dataclass
@@ -391,7 +402,10 @@ class WorkspaceSync:
             if self.req.path:
                 git.run("sparse-checkout", "set", "--no-cone", "--", "/" + self.req.path)
             remote = f"refs/remotes/origin/{self.branch}"
-            self.fetch_refspec(git, f"refs/heads/{self.branch}:{remote}", "--depth=1")
+            if self.source.tip is not None and not self.req.dry_run:
+                self.install_tip_pack(tmp / ".git", self.source.tip, remote)
+            else:
+                self.fetch_refspec(git, f"refs/heads/{self.branch}:{remote}", "--depth=1")
             if self.req.dry_run:
                 listing = git.run("ls-tree", "-r", "-z", "--name-only", remote, "--")
                 return SyncReport("cloned", updated=self.visible(listing.paths()))
@@ -412,6 +426,25 @@ class WorkspaceSync:
         finally:
             if os.path.lexists(tmp):
                 shutil.rmtree(tmp, ignore_errors=True)
+
+    def install_tip_pack(self, git_dir: Path, tip: TipPack, remote: str) -> None:
+        """What ``fetch --depth 1`` would leave, copied from the mirror's ready-made pack."""
+        commit = self.source.expected or ""
+        pack_dir = git_dir / "objects" / "pack"
+        for fd, suffix in ((tip.pack_fd, ".pack"), (tip.idx_fd, ".idx")):
+            target = pack_dir / f"{tip.name}{suffix}"
+            with open(target, "xb") as out:
+                offset, size = 0, os.fstat(fd).st_size
+                while offset < size:
+                    sent = os.sendfile(out.fileno(), fd, offset, size - offset)
+                    if sent == 0:
+                        raise GitSyncError("mirror_unavailable", "The mirror's pack is truncated.")
+                    offset += sent
+            os.chmod(target, 0o444)
+        (git_dir / "shallow").write_text(commit + "\n", encoding="ascii")
+        ref = git_dir / remote
+        ref.parent.mkdir(parents=True, exist_ok=True)
+        ref.write_text(commit + "\n", encoding="ascii")
 
     def write_clone_config(self, config: Path) -> None:
         # What ``git clone --depth 1 --branch B URL`` writes, with origin the upstream URL (not
@@ -835,6 +868,8 @@ def sync_workspace(
             "failed", exc.code, exc.message, read_head(request.dest / ".git")[1]
         )
     except OSError as exc:
+        if exc.errno == errno.EFBIG:
+            return SyncReport.problem("failed", "too_large", TOO_LARGE_MESSAGE)
         return SyncReport.problem(
             "failed", "filesystem_error", f"A file operation failed: {exc.strerror or exc}."
         )

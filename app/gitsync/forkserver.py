@@ -15,6 +15,7 @@ its pid on one line, then the JSON report, and exits. The server exits when the 
 from __future__ import annotations
 
 import atexit
+import codecs
 import json
 import os
 import signal
@@ -24,6 +25,7 @@ import sys
 import threading
 import time
 import traceback
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -66,9 +68,19 @@ def _child(conn: socket.socket) -> None:
     conn.close()
 
 
+def _preload() -> None:
+    """Import now whatever the children would import lazily: once a child is the student it may
+    not be able to read the Python installation (a root-only pyenv, say)."""
+    from . import asuser  # noqa: F401 -- the engine itself
+
+    for codec in ("ascii", "latin-1", "utf-8", "unicode_escape"):
+        codecs.lookup(codec)
+    datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+
+
 def serve(fd: int) -> None:
     """The server loop (runs in the server process)."""
-    from . import asuser  # noqa: F401 -- import the engine once, before any fork
+    _preload()
 
     control = socket.socket(fileno=fd)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps finished children

@@ -25,6 +25,7 @@ from .urls import check_url_syntax, url_scheme
 
 DEFAULT_MIRROR_TIMEOUT = 600.0
 DEFAULT_MAX_FILE_BYTES = 1 << 30  # the size cap: no pack or checked-out file above 1 GiB
+TIP_DIR = "hubclass-tip"  # inside the bare mirror; git ignores folders it does not know
 
 
 def mirror_name(url: str, branch: str) -> str:
@@ -127,6 +128,49 @@ def ensure_mirror(
                 raise GitSyncError("too_large", TOO_LARGE_MESSAGE) from None
             raise _fail(exc, branch) from None
         git.run("symbolic-ref", "HEAD", f"refs/heads/{branch}")
+        ensure_tip_pack(git, path, branch)
     finally:
         os.close(fd)
     return path
+
+
+def ensure_tip_pack(git: Git, mirror: Path, branch: str) -> None:
+    """Pack exactly what a ``--depth 1`` clone of the branch needs, once per new commit.
+
+    A first sync copies this pack into the student's new repository instead of running a fetch:
+    the same objects, but no pack to build and no object to hash again for each of hundreds of
+    students. The service made the pack from its own (fsck-checked) mirror, so it is trusted
+    like any object the mirror would serve.
+    """
+    commit = mirror_commit(mirror, branch)
+    if commit is None:
+        return
+    tips = mirror / TIP_DIR
+    if (tips / commit).is_dir():
+        return
+    tips.mkdir(exist_ok=True)
+    building = tips / f".{commit}.tmp-{secrets.token_hex(4)}"
+    building.mkdir()
+    try:
+        listing = git.run("rev-list", "--objects", "--no-object-names", f"{commit}^{{tree}}")
+        git.run(
+            "pack-objects",
+            "--quiet",
+            "--delta-base-offset",
+            str(building / "pack"),
+            input=f"{commit}\n".encode() + listing.stdout,
+        )
+        os.rename(building, tips / commit)
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+    for old in tips.iterdir():
+        if old.name != commit:  # a sync still copying an old one holds it open: unlink is fine
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def tip_pack(mirror: Path, commit: str) -> Path | None:
+    """The ``pack-<sha>.pack`` of ``ensure_tip_pack`` for ``commit`` (its .idx beside it)."""
+    packs = sorted((mirror / TIP_DIR / commit).glob("pack-*.pack"))
+    if len(packs) == 1 and packs[0].with_suffix(".idx").is_file():
+        return packs[0]
+    return None

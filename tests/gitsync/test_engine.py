@@ -32,6 +32,7 @@ def test_missing_folder_is_cloned_shallow_from_the_default_branch(home, upstream
     assert not (dest / "fall.txt").exists()  # the remote's default branch, not the newest
     assert (dest / ".git" / "shallow").exists()
     assert commits(dest) == 1
+    repo_git(dest, "fsck", "--no-progress", "--strict")  # the copied depth-1 pack is complete
     assert (dest / "week1" / "notes.ipynb").read_text() == NOTES
     # No temp folder left beside it, and the lock file is the only other entry.
     assert sorted(p.name for p in home.iterdir()) == [".course.hubclass.lock", "course"]

@@ -226,6 +226,11 @@ def test_mirrors_are_private_and_hold_only_the_distributed_branch(upstream, mirr
     ]
     assert not (mirror / "hooks").exists()
     assert (os.stat(mirrors).st_mode & 0o077) == 0
+    # One ready-made depth-1 pack, for the current commit only.
+    upstream.checkout("main")
+    head = upstream.commit({"README.md": "v2\n"})
+    ensure_mirror(upstream.url, "main", mirrors, timeout=30)
+    assert [p.name for p in (mirror / "hubclass-tip").iterdir()] == [head]
 
 
 def test_a_killed_runs_temp_folder_is_cleaned_and_the_clone_lands_by_rename(
