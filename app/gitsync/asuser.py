@@ -24,9 +24,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .engine import Request, Source, TipPack, sync_workspace
+from .engine import ReadyPack, Request, Source, sync_workspace
 from .errors import GitSyncError
-from .mirror import DEFAULT_MAX_FILE_BYTES, mirror_branch, mirror_commit, mirror_name, tip_pack
+from .mirror import (
+    DEFAULT_MAX_FILE_BYTES,
+    mirror_branch,
+    mirror_commit,
+    mirror_name,
+    ready_packs,
+)
 from .report import SyncReport
 from .runner import Git, hardened_env
 
@@ -125,9 +131,8 @@ class MirrorChannel:
         self.sock.close()
 
 
-def open_tip_pack(mirror: Path, commit: str) -> TipPack | None:
-    """Open the mirror's depth-1 pack now, while we may still read the service's data dir."""
-    pack = tip_pack(mirror, commit)
+def open_ready_pack(pack: Path | None, base: str | None = None) -> ReadyPack | None:
+    """Open a ready pack now, while we may still read the service's data dir."""
     if pack is None:
         return None
     try:
@@ -139,7 +144,7 @@ def open_tip_pack(mirror: Path, commit: str) -> TipPack | None:
     except OSError:
         os.close(pack_fd)
         return None
-    return TipPack(pack.stem, pack_fd, idx_fd)
+    return ReadyPack(pack.stem, pack_fd, idx_fd, base)
 
 
 def run_request(data: dict[str, Any]) -> SyncReport:
@@ -162,12 +167,14 @@ def run_request(data: dict[str, Any]) -> SyncReport:
             if expected is None:
                 raise GitSyncError("mirror_empty", "The mirror has no commit for this branch.")
             channel = MirrorChannel(mirror, deadline)
+            full, step = ready_packs(mirror, expected)
             source = Source(
                 url=data["url"],
                 branch=branch,
                 expected=expected,
                 connect_fd=channel.connect,
-                tip=open_tip_pack(mirror, expected),
+                full=open_ready_pack(full),
+                step=open_ready_pack(step[1], step[0]) if step else None,
             )
         become(uid, gid)
     except GitSyncError as exc:

@@ -75,7 +75,8 @@ class Source:
     branch: str | None = None  # the mirror's branch, when known
     expected: str | None = None  # the commit the mirror's branch points at
     connect_fd: Callable[[], int] | None = None
-    tip: TipPack | None = None
+    full: ReadyPack | None = None  # what a depth-1 clone of ``expected`` needs
+    step: ReadyPack | None = None  # the objects from ``step.base`` to ``expected``
 
     def connect(self) -> tuple[str, str, tuple[int, ...]]:
         """Return (fetch location, the one allowed protocol, descriptors to pass)."""
@@ -86,12 +87,13 @@ class Source:
 
 
 @dataclass
-class TipPack:
-    """Open read-only descriptors of the mirror's depth-1 pack for ``Source.expected``."""
+class ReadyPack:
+    """Open read-only descriptors of a pack the service prepared (``mirror.ready_packs``)."""
 
     name: str  # "pack-<sha>"
     pack_fd: int
     idx_fd: int
+    base: str | None = None  # the commit a step pack goes on top of
 
 
 @dataclass
@@ -402,8 +404,11 @@ class WorkspaceSync:
             if self.req.path:
                 git.run("sparse-checkout", "set", "--no-cone", "--", "/" + self.req.path)
             remote = f"refs/remotes/origin/{self.branch}"
-            if self.source.tip is not None and not self.req.dry_run:
-                self.install_tip_pack(tmp / ".git", self.source.tip, remote)
+            if self.source.full is not None and not self.req.dry_run:
+                # What ``fetch --depth 1`` would leave, copied from the mirror's ready pack.
+                self.copy_pack(tmp / ".git", self.source.full)
+                (tmp / ".git" / "shallow").write_text(f"{self.source.expected}\n", "ascii")
+                self.write_ref(tmp / ".git", remote, self.source.expected or "")
             else:
                 self.fetch_refspec(git, f"refs/heads/{self.branch}:{remote}", "--depth=1")
             if self.req.dry_run:
@@ -427,24 +432,35 @@ class WorkspaceSync:
             if os.path.lexists(tmp):
                 shutil.rmtree(tmp, ignore_errors=True)
 
-    def install_tip_pack(self, git_dir: Path, tip: TipPack, remote: str) -> None:
-        """What ``fetch --depth 1`` would leave, copied from the mirror's ready-made pack."""
-        commit = self.source.expected or ""
+    @staticmethod
+    def copy_pack(git_dir: Path, ready: ReadyPack) -> None:
+        """Copy a ready pack (and its index) into ``git_dir``'s object store."""
         pack_dir = git_dir / "objects" / "pack"
-        for fd, suffix in ((tip.pack_fd, ".pack"), (tip.idx_fd, ".idx")):
-            target = pack_dir / f"{tip.name}{suffix}"
-            with open(target, "xb") as out:
+        pack_dir.mkdir(parents=True, exist_ok=True)
+        for fd, suffix in ((ready.pack_fd, ".pack"), (ready.idx_fd, ".idx")):
+            target = pack_dir / f"{ready.name}{suffix}"
+            if target.exists():
+                continue  # the same pack (names are content hashes) is already here
+            partial = pack_dir / f"tmp_hubclass_{ready.name}{suffix}"
+            with open(partial, "wb") as out:
                 offset, size = 0, os.fstat(fd).st_size
                 while offset < size:
                     sent = os.sendfile(out.fileno(), fd, offset, size - offset)
                     if sent == 0:
-                        raise GitSyncError("mirror_unavailable", "The mirror's pack is truncated.")
+                        raise GitSyncError("mirror_unavailable", "A mirror pack is truncated.")
                     offset += sent
-            os.chmod(target, 0o444)
-        (git_dir / "shallow").write_text(commit + "\n", encoding="ascii")
-        ref = git_dir / remote
-        ref.parent.mkdir(parents=True, exist_ok=True)
-        ref.write_text(commit + "\n", encoding="ascii")
+            os.chmod(partial, 0o444)
+            os.rename(partial, target)
+
+    @staticmethod
+    def write_ref(git_dir: Path, ref: str, commit: str) -> None:
+        """Point ``ref`` at ``commit`` the way git does: write ``<ref>.lock``, rename it."""
+        path = git_dir / ref
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = path.with_name(path.name + ".lock")
+        with open(lock, "x", encoding="ascii") as handle:
+            handle.write(f"{commit}\n")
+        os.rename(lock, path)
 
     def write_clone_config(self, config: Path) -> None:
         # What ``git clone --depth 1 --branch B URL`` writes, with origin the upstream URL (not
@@ -470,19 +486,7 @@ class WorkspaceSync:
         old_remote = read_ref(self.git_dir, remote)
         if self.req.dry_run:
             return self.dry_update(status, old_remote)
-        if not (self.source.expected and old_remote == self.source.expected):
-            try:
-                # No '+': a fetch that is not a fast-forward is refused, which is how a rewritten
-                # upstream history shows up instead of being merged into the student's work.
-                self.fetch_refspec(self.git, f"refs/heads/{self.branch}:{remote}", "--verbose")
-            except GitCommandFailed as exc:
-                if b"non-fast-forward" in exc.result.stderr or b"rejected" in exc.result.stderr:
-                    raise Unsafe(
-                        "history_rewritten",
-                        "The course repository's history was rewritten (force-pushed).",
-                        status.head,
-                    ) from None
-                raise
+        self.bring_in_upstream(status, remote, old_remote)
         target = read_ref(self.git_dir, remote) or self.rev_parse(remote)
         base = self.switch_base(status)
         changes = self.upstream_changes(target, status, base)
@@ -535,6 +539,29 @@ class WorkspaceSync:
             restored=sorted(restored),
             renamed=list(self.renamed),
         )
+
+    def bring_in_upstream(self, status: Status, remote: str, old_remote: str | None) -> None:
+        """Make ``remote`` the distributed commit: nothing to do, a ready pack, or a fetch."""
+        expected, step = self.source.expected, self.source.step
+        if expected and old_remote == expected:
+            return  # this student already has the distributed commit
+        if expected and step is not None and step.base == old_remote:
+            # The usual case: the student has the previous distribution; copy the ready step.
+            self.copy_pack(self.git_dir, step)
+            self.write_ref(self.git_dir, remote, expected)
+            return
+        try:
+            # No '+': a fetch that is not a fast-forward is refused, which is how a rewritten
+            # upstream history shows up instead of being merged into the student's work.
+            self.fetch_refspec(self.git, f"refs/heads/{self.branch}:{remote}", "--verbose")
+        except GitCommandFailed as exc:
+            if b"non-fast-forward" in exc.result.stderr or b"rejected" in exc.result.stderr:
+                raise Unsafe(
+                    "history_rewritten",
+                    "The course repository's history was rewritten (force-pushed).",
+                    status.head,
+                ) from None
+            raise
 
     def rev_parse(self, rev: str) -> str:
         return self.git.run("rev-parse", "--verify", "--end-of-options", rev).text.strip()

@@ -25,7 +25,7 @@ from .urls import check_url_syntax, url_scheme
 
 DEFAULT_MIRROR_TIMEOUT = 600.0
 DEFAULT_MAX_FILE_BYTES = 1 << 30  # the size cap: no pack or checked-out file above 1 GiB
-TIP_DIR = "hubclass-tip"  # inside the bare mirror; git ignores folders it does not know
+READY_DIR = "hubclass-ready"  # inside the bare mirror; git ignores folders it does not know
 
 
 def mirror_name(url: str, branch: str) -> str:
@@ -108,6 +108,7 @@ def ensure_mirror(
             fsize_limit=max_file_bytes,
             config=("transfer.fsckObjects=true",),
         )
+        previous = mirror_commit(path, branch)
         try:
             # Forced: the mirror follows upstream even through a force-push; the students' own
             # fetches are fast-forward only, which is where a rewrite is noticed.
@@ -128,49 +129,89 @@ def ensure_mirror(
                 raise GitSyncError("too_large", TOO_LARGE_MESSAGE) from None
             raise _fail(exc, branch) from None
         git.run("symbolic-ref", "HEAD", f"refs/heads/{branch}")
-        ensure_tip_pack(git, path, branch)
+        ensure_ready_packs(git, path, branch, previous)
     finally:
         os.close(fd)
     return path
 
 
-def ensure_tip_pack(git: Git, mirror: Path, branch: str) -> None:
-    """Pack exactly what a ``--depth 1`` clone of the branch needs, once per new commit.
+def ensure_ready_packs(git: Git, mirror: Path, branch: str, previous: str | None) -> None:
+    """Prepare, once per new commit, the packs most students' syncs need, ready to copy.
 
-    A first sync copies this pack into the student's new repository instead of running a fetch:
-    the same objects, but no pack to build and no object to hash again for each of hundreds of
-    students. The service made the pack from its own (fsck-checked) mirror, so it is trusted
-    like any object the mirror would serve.
+    ``full``: exactly what a ``--depth 1`` clone of the branch needs (a first sync copies it
+    instead of fetching). ``from-<previous>``: the objects between the previously mirrored
+    commit and this one (a student who has the previous distribution copies it instead of
+    fetching). Either way, nothing is packed or hashed again for each of hundreds of students.
+    The service made these packs from its own fsck-checked mirror, so they are trusted like any
+    object the mirror would serve.
     """
     commit = mirror_commit(mirror, branch)
     if commit is None:
         return
-    tips = mirror / TIP_DIR
-    if (tips / commit).is_dir():
-        return
-    tips.mkdir(exist_ok=True)
-    building = tips / f".{commit}.tmp-{secrets.token_hex(4)}"
-    building.mkdir()
-    try:
+    ready = mirror / READY_DIR
+    ready.mkdir(exist_ok=True)
+    target = ready / commit
+    if not target.is_dir():
         listing = git.run("rev-list", "--objects", "--no-object-names", f"{commit}^{{tree}}")
+        _build(git, ready, target, f"{commit}\n".encode() + listing.stdout, into="full")
+    if previous and previous != commit and _is_simple_increment(git, previous, commit):
+        step = target / f"from-{previous}"
+        if not step.is_dir():
+            _build(git, target, step, f"{commit}\n^{previous}\n".encode(), revs=True)
+    for old in ready.iterdir():
+        if old.name != commit:  # a sync still copying an old pack holds it open: unlink is fine
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _build(
+    git: Git, parent: Path, final: Path, objects: bytes, *, into: str = "", revs: bool = False
+) -> None:
+    """Write a pack of ``objects`` in a temp folder, then rename it to ``final``."""
+    building = parent / f".{final.name}.tmp-{secrets.token_hex(4)}"
+    folder = building / into if into else building
+    try:
+        folder.mkdir(parents=True)
+        options = ["--revs"] if revs else []
         git.run(
             "pack-objects",
             "--quiet",
             "--delta-base-offset",
-            str(building / "pack"),
-            input=f"{commit}\n".encode() + listing.stdout,
+            *options,
+            str(folder / "pack"),
+            input=objects,
         )
-        os.rename(building, tips / commit)
+        os.rename(building, final)
     finally:
         shutil.rmtree(building, ignore_errors=True)
-    for old in tips.iterdir():
-        if old.name != commit:  # a sync still copying an old one holds it open: unlink is fine
-            shutil.rmtree(old, ignore_errors=True)
 
 
-def tip_pack(mirror: Path, commit: str) -> Path | None:
-    """The ``pack-<sha>.pack`` of ``ensure_tip_pack`` for ``commit`` (its .idx beside it)."""
-    packs = sorted((mirror / TIP_DIR / commit).glob("pack-*.pack"))
+def _is_simple_increment(git: Git, previous: str, commit: str) -> bool:
+    """True when a repository that has ``previous`` (even shallow) has everything the commits
+    ``previous..commit`` point at: each of their parents is in that range or is ``previous``."""
+    ancestor = git.run("merge-base", "--is-ancestor", previous, commit, ok=(0, 1))
+    if ancestor.returncode != 0:
+        return False  # rewritten history: students fetch, and see it
+    rows = [
+        line.split()
+        for line in git.run("rev-list", "--parents", f"{previous}..{commit}").text.splitlines()
+    ]
+    inside = {row[0] for row in rows} | {previous}
+    return all(parent in inside for row in rows for parent in row[1:])
+
+
+def _ready_pack(folder: Path) -> Path | None:
+    packs = sorted(folder.glob("pack-*.pack"))
     if len(packs) == 1 and packs[0].with_suffix(".idx").is_file():
         return packs[0]
     return None
+
+
+def ready_packs(mirror: Path, commit: str) -> tuple[Path | None, tuple[str, Path] | None]:
+    """Return (the depth-1 pack, (previous commit, the step pack)) prepared for ``commit``."""
+    folder = mirror / READY_DIR / commit
+    full = _ready_pack(folder / "full")
+    for step in folder.glob("from-*"):
+        pack = _ready_pack(step)
+        if pack is not None:
+            return full, (step.name[len("from-") :], pack)
+    return full, None

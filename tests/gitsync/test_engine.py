@@ -7,6 +7,7 @@ import os
 import re
 from pathlib import Path
 
+from app.gitsync import ensure_mirror
 from tests.gitsync.conftest import commits, git, repo_git, tree_bytes
 
 NOTES = "line 1\nline 2\nline 3\nline 4\nline 5\n"
@@ -52,6 +53,7 @@ def test_upstream_changes_arrive_when_the_student_did_not_touch_them(home, upstr
     assert (dest / "week3" / "new.ipynb").read_text() == "new\n"
     assert not (dest / "README.md").exists()
     assert report.after == upstream_head(upstream)  # a fast-forward: no merge commit needed
+    repo_git(dest, "fsck", "--no-progress")  # the copied step pack left nothing missing
 
 
 def upstream_head(upstream) -> str:
@@ -245,6 +247,22 @@ def test_the_students_commit_uses_a_fixed_identity_and_origin_stays_upstream(
     # The fetch came from the mirror, but the student's origin is the course URL.
     assert repo_git(dest, "remote", "get-url", "origin").strip() == upstream.url
     assert repo_git(dest, "rev-parse", "--abbrev-ref", "@{upstream}").strip() == "origin/main"
+
+
+def test_a_student_who_missed_distributions_still_gets_every_change(home, upstream, do_sync):
+    dest = home / "course"
+    do_sync(dest)
+    for week in (3, 4):  # two distributions this student's sync did not run for
+        upstream.commit({f"week{week}/lab.ipynb": f"week {week}\n"})
+        ensure_mirror(upstream.url, "main", do_sync.mirrors, timeout=30)
+    upstream.commit({"week5/lab.ipynb": "week 5\n"})
+
+    report = do_sync(dest)
+
+    assert report.outcome == "updated", report
+    assert report.updated == ["week3/lab.ipynb", "week4/lab.ipynb", "week5/lab.ipynb"]
+    repo_git(dest, "fsck", "--no-progress")
+    assert report.after == upstream_head(upstream)
 
 
 def test_dry_run_reports_and_changes_nothing(home, upstream, do_sync, student):

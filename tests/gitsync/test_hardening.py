@@ -226,11 +226,16 @@ def test_mirrors_are_private_and_hold_only_the_distributed_branch(upstream, mirr
     ]
     assert not (mirror / "hooks").exists()
     assert (os.stat(mirrors).st_mode & 0o077) == 0
-    # One ready-made depth-1 pack, for the current commit only.
+    # Ready packs for the current commit only: depth-1, and the step from the previous one.
+    previous = git("--git-dir", mirror, "rev-parse", "main").strip()
     upstream.checkout("main")
     head = upstream.commit({"README.md": "v2\n"})
     ensure_mirror(upstream.url, "main", mirrors, timeout=30)
-    assert [p.name for p in (mirror / "hubclass-tip").iterdir()] == [head]
+    assert [p.name for p in (mirror / "hubclass-ready").iterdir()] == [head]
+    assert sorted(p.name for p in (mirror / "hubclass-ready" / head).iterdir()) == [
+        f"from-{previous}",
+        "full",
+    ]
 
 
 def test_a_killed_runs_temp_folder_is_cleaned_and_the_clone_lands_by_rename(
