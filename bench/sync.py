@@ -179,11 +179,13 @@ def timed(label: str, func) -> float:
     return seconds
 
 
-def engine_round(url: str, homes: list[Path], mirrors: Path, workers: int) -> list[str]:
+def engine_round(
+    url: str, homes: list[Path], mirrors: Path, workers: int, name: str = "course"
+) -> list[str]:
     mirror = ensure_mirror(url, "main", mirrors, timeout=300)
 
     def one(home: Path) -> str:
-        return sync(url, home / "course", mirror=mirror, allowed_prefixes=[url]).outcome
+        return sync(url, home / name, mirror=mirror, allowed_prefixes=[url]).outcome
 
     with ThreadPoolExecutor(workers) as pool:
         return list(pool.map(one, homes))
@@ -205,6 +207,7 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=200)
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1))
     parser.add_argument("--skip-naive", action="store_true", help="skip (b), the slow one")
+    parser.add_argument("--rounds", type=int, default=3, help="repeat (a)/(c) and (d), keep best")
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("run as root: the benchmark creates test users")
@@ -235,35 +238,56 @@ def main() -> None:
             )
         checkout = root / "checkout"
         run("git", "clone", "--quiet", "--depth=1", "--", url, checkout)
-        floor = timed(
-            "(c) cp -a of a finished checkout (sequential)",
-            lambda: [run("cp", "-a", checkout, h / "copy") for h in homes],
-        )
-        outcomes: list[str] = []
-        first = timed(
-            "(a) engine: mirror + parallel first sync",
-            lambda: outcomes.extend(engine_round(url, homes, root / "mirrors", args.workers)),
-        )
-        assert set(outcomes) == {"cloned"}, set(outcomes)
+        # The machine may be shared: each pair is measured --rounds times, interleaved, and the
+        # best time of each kept (the least disturbed).
+        floors, firsts = [], []
+        for r in range(args.rounds):
+            floors.append(
+                timed(
+                    "(c) cp -a of a finished checkout (sequential)",
+                    lambda r=r: [run("cp", "-a", checkout, h / f"copy{r}") for h in homes],
+                )
+            )
+            outcomes: list[str] = []
+            firsts.append(
+                timed(
+                    "(a) engine: mirror + parallel first sync",
+                    lambda r=r, outcomes=outcomes: outcomes.extend(
+                        engine_round(url, homes, root / "mirrors", args.workers, f"course{r}")
+                    ),
+                )
+            )
+            assert set(outcomes) == {"cloned"}, set(outcomes)
+        floor, first = min(floors), min(firsts)
 
-        lesson = next(work.rglob("lesson07.ipynb"))
-        lesson.write_text(lesson.read_text().replace("Lesson 7,", "Lesson 7 (fixed),"))
-        run("git", "-C", work, "commit", "--quiet", "-am", "fix lesson 7")
-        run("git", "-C", work, "push", "--quiet", "origin", "HEAD:main")
-        outcomes.clear()
-        resync = timed(
-            "(d) engine: mirror + parallel re-sync, one file changed",
-            lambda: outcomes.extend(engine_round(url, homes, root / "mirrors", args.workers)),
-        )
-        assert set(outcomes) == {"updated"}, set(outcomes)
         owners = [(os.stat(h).st_uid, os.stat(h).st_gid) for h in homes]
-        status = timed(
-            "    git status in each workspace, as its owner (sequential)",
-            lambda: [
-                run("git", "-C", h / "course", "status", "--porcelain", **as_user(*owner))
-                for h, owner in zip(homes, owners, strict=True)
-            ],
-        )
+        resyncs, statuses = [], []
+        lesson = next(work.rglob("lesson07.ipynb"))
+        for r in range(args.rounds):
+            lesson.write_text(lesson.read_text() + " ")
+            run("git", "-C", work, "commit", "--quiet", "-am", f"fix lesson 7, take {r}")
+            run("git", "-C", work, "push", "--quiet", "origin", "HEAD:main")
+            time.sleep(1)  # as between real distributions: no file is as new as the index
+            outcomes = []
+            resyncs.append(
+                timed(
+                    "(d) engine: mirror + parallel re-sync, one file changed",
+                    lambda outcomes=outcomes: outcomes.extend(
+                        engine_round(url, homes, root / "mirrors", args.workers, "course0")
+                    ),
+                )
+            )
+            assert set(outcomes) == {"updated"}, set(outcomes)
+            statuses.append(
+                timed(
+                    "    git status in each workspace, as its owner (sequential)",
+                    lambda: [
+                        run("git", "-C", h / "course0", "status", "--porcelain", **as_user(*o))
+                        for h, o in zip(homes, owners, strict=True)
+                    ],
+                )
+            )
+        resync, status = min(resyncs), min(statuses)
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         server_mb = fork_server_peak_kb() / 1024
 

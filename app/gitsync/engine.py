@@ -458,7 +458,11 @@ class WorkspaceSync:
         path = git_dir / ref
         path.parent.mkdir(parents=True, exist_ok=True)
         lock = path.with_name(path.name + ".lock")
-        with open(lock, "x", encoding="ascii") as handle:
+        try:
+            handle = open(lock, "x", encoding="ascii")  # noqa: SIM115 -- closed just below
+        except FileExistsError:
+            raise GitSyncError("repo_busy", "git is updating this folder's refs.") from None
+        with handle:
             handle.write(f"{commit}\n")
         os.rename(lock, path)
 

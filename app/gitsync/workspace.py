@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from .report import SyncReport
 from .urls import validate_repo_url
 
 DEFAULT_TIMEOUT = 300.0
+log = logging.getLogger(__name__)
 
 
 def _failed(code: str, message: str) -> SyncReport:
@@ -69,4 +71,12 @@ def sync(
         "timeout": timeout,
         "max_file_bytes": max_file_bytes,
     }
-    return default_server().run(request, timeout)
+    report = default_server().run(request, timeout)
+    log.info(
+        "gitsync %r -> %r: %s%s",
+        url,
+        str(target),
+        report.outcome,
+        f" ({report.error_code})" if report.error_code else "",
+    )
+    return report
