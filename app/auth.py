@@ -52,6 +52,14 @@ class Unauthorized(Exception):
     """Nobody is signed in (pages redirect to the Hub login; the API answers 401)."""
 
 
+class TokenTooNarrow(Exception):
+    """A user's token that lacks access to this service."""
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.name = name
+
+
 class NotAnInstructor(Exception):
     """Signed in, but neither a Hub admin nor in an instructor group."""
 
@@ -142,6 +150,11 @@ def _user_for_token(token: str) -> str:
             raise
         if identity.kind != "user":
             raise Unauthorized()
+        # Only tokens that may access this service count: a token the instructor made for
+        # something narrower (e.g. read:users:name) must not carry Hubclass's powers.
+        service = current_app.config["HUB_SERVICE_NAME"]
+        if not {"access:services", f"access:services!service={service}"} & set(identity.scopes):
+            raise TokenTooNarrow(identity.name)
         name = identity.name
         cache.put(key, name)
     return name
@@ -169,7 +182,8 @@ def authenticate() -> None:
     """Identify the requester and check they teach; runs before every request."""
     g.instructor = None
     view = current_app.view_functions.get(request.endpoint or "")
-    if view is None or getattr(view, "hubclass_public", False):
+    # The stylesheet is public too, so the sign-in failure page is styled.
+    if view is None or request.endpoint == "static" or getattr(view, "hubclass_public", False):
         return
     token = _token_from_header() if is_api_request() else None
     if token:
@@ -261,6 +275,18 @@ def handle_not_instructor(e: NotAnInstructor):
     return render_template("not_instructor.html", name=e.name, groups=groups), 403
 
 
+def handle_narrow_token(e: TokenTooNarrow):
+    service = current_app.config["HUB_SERVICE_NAME"]
+    return {
+        "error": {
+            "code": "token_scope",
+            "message": f"This token of {e.name!r} lacks the scope "
+            f"access:services!service={service}; make a token with it (or with no scope "
+            "limits) on the Hub's token page.",
+        }
+    }, 403
+
+
 def handle_csrf(e: CSRFError):
     if is_api_request():
         return {"error": {"code": "csrf", "message": e.description}}, 400
@@ -275,6 +301,7 @@ def handle_csrf(e: CSRFError):
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(Unauthorized, handle_unauthorized)
     app.register_error_handler(NotAnInstructor, handle_not_instructor)
+    app.register_error_handler(TokenTooNarrow, handle_narrow_token)
     app.register_error_handler(CSRFError, handle_csrf)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, render_template
+from flask import Flask, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from .auth import is_api_request
@@ -24,8 +24,28 @@ def _respond(status: int, code: str, title: str, message: str):
     return render_template("error.html", title=title, message=message), status
 
 
+# Read at most this much of a refused upload before answering (see _drain_body).
+DRAIN_LIMIT = 64 * 1024 * 1024
+
+
+def _drain_body() -> None:
+    """Read and drop the unread request body of a refused upload.
+
+    Answering before the body is read makes the server close the connection while the Hub's
+    proxy is still sending, and the browser then sees the proxy's 503 instead of our 413 page.
+    """
+    remaining = min(request.content_length or 0, DRAIN_LIMIT)
+    stream = request.environ.get("wsgi.input")
+    while stream is not None and remaining > 0:
+        chunk = stream.read(min(remaining, 1 << 16))
+        if not chunk:
+            break
+        remaining -= len(chunk)
+
+
 def handle_http(e: HTTPException):
     if e.code == 413:
+        _drain_body()
         return _respond(
             413,
             "too_large",
@@ -38,7 +58,7 @@ def handle_http(e: HTTPException):
 
 
 def handle_hub(e: HubError):
-    log.warning("Hub call failed: %s %r", e.code, e.message)
+    log.warning("Hub call failed: %r %r", e.code, e.message)
     return _respond(502, f"hub_{e.code}", "The Hub did not cooperate", e.message)
 
 

@@ -182,6 +182,7 @@ class HubClient:
         """Yield every item of a listing. Always asks for pages: without the pagination header
         the Hub silently truncates lists at 200 entries."""
         params = {"limit": 200, **params, "offset": 0}
+        seen = 0
         while True:
             body = self.request(
                 "GET", path, idempotent=True, params=params, headers={"Accept": PAGINATION}
@@ -192,10 +193,25 @@ class HubClient:
                     f"The Hub did not paginate {path}. Hubclass needs JupyterHub "
                     f"{'.'.join(map(str, MIN_HUB_VERSION))} or newer.",
                 )
+            seen += len(body["items"])
             yield from body["items"]
-            following = body["_pagination"].get("next")
+            page = body["_pagination"]
+            following = page.get("next")
             if not following:
+                # A listing that stops short must not pass for complete: removal plans are
+                # made from it (a student missing here would look like a student who left).
+                total = int(page.get("total") or 0)
+                if seen < total:
+                    raise HubError(
+                        "incomplete_listing",
+                        f"The Hub listed {seen} of {total} entries of {path}; nothing is "
+                        "planned from a partial listing. Try again.",
+                    )
                 return
+            if int(following["offset"]) <= int(params["offset"]):
+                raise HubError(
+                    "bad_pagination", f"The Hub's pagination of {path} does not advance."
+                )
             params["offset"] = following["offset"]
             params["limit"] = following.get("limit", params["limit"])
 

@@ -23,8 +23,18 @@ class ServicePrefix:
         if not self.prefix:
             return self.app(environ, start_response)
         if path == self.prefix or path.startswith(self.prefix + "/"):
+            # A copy: the server's access log reads its own environ, and should show the
+            # full path the browser asked for.
+            environ = dict(environ)
             environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "").rstrip("/") + self.prefix
             environ["PATH_INFO"] = path[len(self.prefix) :] or "/"
             return self.app(environ, start_response)
-        start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8")])
+        start_response(
+            "404 Not Found",
+            [
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("X-Content-Type-Options", "nosniff"),
+                ("Content-Security-Policy", "default-src 'none'"),
+            ],
+        )
         return [f"Hubclass is served under {self.prefix}/\n".encode()]

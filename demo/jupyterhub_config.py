@@ -72,8 +72,8 @@ hubclass = {
         "/bin/sh",
         "-c",
         f'"{venv_bin}/flask" --app wsgi db upgrade && exec "{venv_bin}/gunicorn" '
-        '--bind "${JUPYTERHUB_SERVICE_URL#http://}" --workers 2 --threads 4 '
-        '--pid "$HUBCLASS_DATA_DIR/gunicorn.pid" --access-logfile - wsgi:app',
+        '-c python:app.gunicorn_conf --bind "${JUPYTERHUB_SERVICE_URL#http://}" '
+        '--pid "$HUBCLASS_DATA_DIR/gunicorn.pid" wsgi:app',
     ],
     "cwd": str(repo),
     "environment": service_env,
@@ -116,6 +116,14 @@ if os.environ.get("HUBCLASS_HUB_ADMIN_TOKEN"):
                 "list:services",
             ],
             "services": ["test-admin"],
+        }
+    )
+    # Some hubs let everyone reach every service; the suite checks Hubclass refuses them itself.
+    roles.append(
+        {
+            "name": "test-service-visitors",
+            "scopes": ["access:services!service=hubclass"],
+            "groups": ["service-visitors"],
         }
     )
 

@@ -103,3 +103,15 @@ def test_status_page_shows_hub_version_scopes_and_no_secrets(hub):
     data = session.get(hub.service_url + "api/v1/status").json()
     assert data["ok"] is True
     assert data["missing_scopes"] == []
+
+
+@pytest.mark.hub
+@pytest.mark.parametrize("body", ["[1, 2]", '"data100"', "null", "{not json"])
+def test_api_refuses_a_body_that_is_not_an_object(hub, body):
+    headers = {
+        "Authorization": f"token {user_token(hub, 'instructor')}",
+        "Content-Type": "application/json",
+    }
+    r = requests.post(hub.service_url + "api/v1/courses", data=body, headers=headers)
+    assert r.status_code == 400
+    assert "JSON object" in r.json()["error"]["message"]

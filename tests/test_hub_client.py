@@ -166,3 +166,29 @@ def test_a_listing_without_pagination_is_refused_not_truncated(hub):
         with pytest.raises(HubError) as caught:
             list(client.list_users())
     assert caught.value.code == "no_pagination"
+
+
+def _page(items: list, total: int, following: dict | None) -> tuple[int, dict, bytes]:
+    body = {"items": items, "_pagination": {"offset": 0, "limit": 200, "total": total,
+                                            "next": following}}  # fmt: skip
+    import json
+
+    return 200, {"Content-Type": "application/json"}, json.dumps(body).encode()
+
+
+def test_a_listing_that_stops_short_of_its_total_is_refused(hub):
+    with FaultyHub(hub.api_url, lambda n, m, p: _page([{"name": "a"}], 450, None)) as faulty:
+        client = HubClient(faulty.url, hub.service_token, sleep=NO_SLEEP)
+        with pytest.raises(HubError) as caught:
+            list(client.list_users())
+    assert caught.value.code == "incomplete_listing"
+    assert "1 of 450" in caught.value.message
+
+
+def test_a_listing_whose_pages_do_not_advance_is_refused(hub):
+    stuck = {"offset": 0, "limit": 200, "url": "x"}
+    with FaultyHub(hub.api_url, lambda n, m, p: _page([{"name": "a"}], 450, stuck)) as faulty:
+        client = HubClient(faulty.url, hub.service_token, sleep=NO_SLEEP)
+        with pytest.raises(HubError) as caught:
+            list(client.list_users())
+    assert caught.value.code == "bad_pagination"

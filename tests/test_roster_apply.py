@@ -140,7 +140,17 @@ def test_sections_become_course_subgroups(hub):
     session = api(hub)
     make_course(hub, session, "sect")
     post_roster(hub, session, "sect", roster_csv(["secta1", "secta2"], "Lab 01"), apply=1)
-    assert hub_group(hub, "course-sect-lab-01") == ["secta1", "secta2"]
+    assert hub_group(hub, "course-sect--lab-01") == ["secta1", "secta2"]
+
+
+def test_a_section_never_lands_in_another_courses_group(hub):
+    session = api(hub)
+    make_course(hub, session, "alpha-lab")
+    make_course(hub, session, "alpha")
+    post_roster(hub, session, "alpha-lab", roster_csv(["labonly"]), apply=1)
+    post_roster(hub, session, "alpha", roster_csv(["alphastu"], "Lab"), apply=1)
+    assert hub_group(hub, "course-alpha-lab") == ["labonly"]
+    assert hub_group(hub, "course-alpha--lab") == ["alphastu"]
 
 
 def test_bad_rows_never_reach_the_hub_and_good_rows_still_import(hub):
@@ -353,3 +363,21 @@ def test_preview_apply_and_poll_on_sqlite_and_postgresql(hub, any_db_app):
     rows = dashboard.students(course)
     assert [r.username for r in rows] == names
     assert dashboard.counts(rows).never == 5
+
+
+def test_an_oversized_upload_on_the_page_gets_the_413_page_every_time(hub):
+    session, page = sign_in(hub, "instructor")
+    session.post(
+        hub.service_url + "courses",
+        data={"slug": "bigfile", "title": "Big", "csrf_token": csrf_token(page.text)},
+    )
+    form = session.get(hub.service_url + "courses/bigfile/roster/")
+    big = b"a@example.edu\n" * (17 * 1024 * 1024 // 14)
+    for _ in range(5):  # through the Hub's proxy, which must not turn it into a 503
+        r = session.post(
+            hub.service_url + "courses/bigfile/roster/",
+            data={"csrf_token": csrf_token(form.text)},
+            files={"file": ("big.csv", big, "text/csv")},
+        )
+        assert r.status_code == 413
+        assert "File too large" in r.text

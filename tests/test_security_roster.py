@@ -87,20 +87,20 @@ def test_admin_columns_and_group_names_never_reach_the_hub(hub):
     done = session_page.post(preview.url + "/apply", data={"csrf_token": csrf_token(preview.text)})
     assert "Roster applied" in done.text
 
-    expected = {"privone": "course-privesc-instructors", "privtwo": "course-privesc-admin"}
+    expected = {"privone": "course-privesc--instructors", "privtwo": "course-privesc--admin"}
     for name, section_group in expected.items():
         user = hub_user(hub, name)
         assert user["admin"] is False
         assert user["roles"] == ["user"]
-        assert sorted(user["groups"]) == ["course-privesc", "course-privesc-a", section_group]
+        assert sorted(user["groups"]) == ["course-privesc", "course-privesc--a", section_group]
     after = all_groups(hub)
     assert after["instructors"] == before["instructors"]
     assert "admin" not in after
     assert {g for g in after if g not in before} <= {
         "course-privesc",
-        "course-privesc-a",
-        "course-privesc-admin",
-        "course-privesc-instructors",
+        "course-privesc--a",
+        "course-privesc--admin",
+        "course-privesc--instructors",
     }
     # Instructor status comes from the Hub: these students cannot use Hubclass.
     r = requests.get(
@@ -137,7 +137,7 @@ def test_the_roster_never_touches_groups_outside_its_own(hub):
     # The three in another course are never removed; the others leave the course's groups.
     assert {p["username"] for p in second.json()["protected"]} == set(names[:3])
     after = all_groups(hub)
-    own = re.compile(r"course-fence(-lab-\d)?$")
+    own = re.compile(r"course-fence(--lab-\d)?$")
     changed = {g for g in before.keys() | after.keys() if before.get(g) != after.get(g)}
     assert changed and all(own.fullmatch(g) for g in changed), changed
     assert after["course-fence"] == names[:3] + names[6:]
@@ -275,6 +275,6 @@ def test_a_connection_reset_at_any_call_of_an_apply_then_a_rerun_converges(hub, 
         rerun = c.post(url, query_string=params, data=roster_csv(wanted, section="Lab"))
         assert rerun.json["status"] == "applied", rerun.json
     assert hub_group(hub, f"course-{slug}") == sorted(wanted)
-    assert hub_group(hub, f"course-{slug}-lab") == sorted(wanted)
+    assert hub_group(hub, f"course-{slug}--lab") == sorted(wanted)
     listed = hub.admin().get(f"{hub.api_url}/users", params={"name_filter": f"rs{k}"}).json()
     assert sorted(u["name"] for u in listed) == sorted(old + new)  # nobody lost, none twice

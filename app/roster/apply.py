@@ -50,9 +50,13 @@ class Outcome:
 
 
 def section_group(course_group: str, section: str) -> str:
-    """Return the Hub group of a section, e.g. course-data100-section-01."""
+    """Return the Hub group of a section, e.g. course-data100--section-01.
+
+    The double hyphen cannot occur in a course slug, so no section group of one course can be
+    another course's group (course-alpha + "lab" would otherwise be course-alpha-lab's group).
+    """
     slug = re.sub(r"[^a-z0-9]+", "-", section.lower()).strip("-")[:40] or "section"
-    return f"{course_group}-{slug}"
+    return f"{course_group}--{slug}"
 
 
 def _protected(model: Mapping | None, intent: Intent) -> str | None:
@@ -93,7 +97,7 @@ def apply_intent(
                 users[model["name"]] = model
                 outcome.results[model["name"]] = "created"
         except HubError as e:
-            log.warning("Creating users failed: %s", e.message)
+            log.warning("Creating users failed: %r", e.message)
             fail([n for n in batch if n not in users], e)
     enrolled = [n for n in intent.enrol if n in users]
 
@@ -109,7 +113,7 @@ def apply_intent(
             if absent:
                 client.add_group_members(group, absent)
         except HubError as e:
-            log.warning("Adding members to %r failed: %s", group, e.message)
+            log.warning("Adding members to %r failed: %r", group, e.message)
             fail(absent, e)
             continue
         for name in absent:

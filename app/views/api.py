@@ -1,6 +1,6 @@
 """JSON API under /api/v1/: same services and authorization as the pages."""
 
-from flask import Blueprint, request
+from flask import Blueprint, abort, request
 
 from .. import courses, dashboard, status
 from ..auth import current_instructor
@@ -23,7 +23,9 @@ def course_list():
 
 @bp.post("/courses")
 def course_create():
-    body = request.get_json(silent=True) or {}
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, 'Send a JSON object: {"slug": "...", "title": "..."}.')
     course = courses.create_course(
         str(body.get("slug", "")), str(body.get("title", "")), actor=current_instructor().name
     )
