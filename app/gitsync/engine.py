@@ -18,6 +18,7 @@ restore deleted files; unstage; commit the student's changes with a fixed identi
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import resource
@@ -442,15 +443,19 @@ class WorkspaceSync:
             if target.exists():
                 continue  # the same pack (names are content hashes) is already here
             partial = pack_dir / f"tmp_hubclass_{ready.name}{suffix}"
-            with open(partial, "wb") as out:
-                offset, size = 0, os.fstat(fd).st_size
-                while offset < size:
-                    sent = os.sendfile(out.fileno(), fd, offset, size - offset)
-                    if sent == 0:
-                        raise GitSyncError("mirror_unavailable", "A mirror pack is truncated.")
-                    offset += sent
-            os.chmod(partial, 0o444)
-            os.rename(partial, target)
+            try:
+                with open(partial, "wb") as out:
+                    offset, size = 0, os.fstat(fd).st_size
+                    while offset < size:
+                        sent = os.sendfile(out.fileno(), fd, offset, size - offset)
+                        if sent == 0:
+                            raise GitSyncError("mirror_unavailable", "A mirror pack is truncated.")
+                        offset += sent
+                os.chmod(partial, 0o444)
+                os.rename(partial, target)
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(partial)  # only left when the copy failed (a full disk, say)
 
     @staticmethod
     def write_ref(git_dir: Path, ref: str, commit: str) -> None:
