@@ -28,11 +28,18 @@ def _fail(message: str) -> None:
 @course_cli.command("create")
 @click.argument("slug")
 @click.option("--title", default="", help="Human title, e.g. 'Data 100, Fall'.")
+@click.option(
+    "--instructor-groups",
+    default="",
+    help="Comma-separated Hub groups whose members manage this course (Hub admins always do).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the course as JSON.")
-def course_create(slug: str, title: str, as_json: bool) -> None:
+def course_create(slug: str, title: str, instructor_groups: str, as_json: bool) -> None:
     """Create a course; its students will join the Hub group course-SLUG."""
     try:
-        course = courses.create_course(slug, title, actor=CLI_ACTOR)
+        course = courses.create_course(
+            slug, title, actor=CLI_ACTOR, instructor_groups=instructor_groups
+        )
     except courses.CourseError as e:
         _fail(e.message)
     db.session.commit()
@@ -46,7 +53,7 @@ def course_create(slug: str, title: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 def course_list(as_json: bool) -> None:
     """List the courses."""
-    items = courses.list_courses()
+    items = courses.list_courses(who=None)
     if as_json:
         click.echo(json.dumps([courses.to_json(c) for c in items]))
         return
@@ -82,7 +89,7 @@ def roster_import(course, file, username_from, remove, confirm, do_apply, as_jso
     from .roster import RosterError, imports
 
     try:
-        found = courses.get_course(course)
+        found = courses.get_course(course, who=None)
         with open(file, "rb") as f:
             data = f.read()
         record, _ = imports.preview(
@@ -128,7 +135,7 @@ def status_command(course: str, as_json: bool) -> None:
     from . import dashboard
 
     try:
-        found = courses.get_course(course)
+        found = courses.get_course(course, who=None)
     except courses.CourseError as e:
         _fail(e.message)
     rows = dashboard.students(found)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Protocol
 
 from sqlalchemy import select
 
@@ -35,20 +36,62 @@ def validate_slug(slug: str) -> str:
     return slug
 
 
-def list_courses() -> list[Course]:
-    """Return all courses, newest first."""
-    return list(db.session.scalars(select(Course).order_by(Course.created_at.desc(), Course.id)))
+GROUP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
-def get_course(slug: str) -> Course:
-    """Return the course with this slug, or raise CourseError('not_found')."""
+class Teacher(Protocol):
+    """Who is asking: an instructor checked against the Hub (see app.auth.Instructor)."""
+
+    name: str
+    admin: bool
+    groups: tuple[str, ...]
+
+
+def can_manage(course: Course, who: Teacher | None) -> bool:
+    """Hub admins, the course's creator and members of its instructor groups manage it.
+
+    `who` is None only for the command line, run by the machine's administrator.
+    """
+    if who is None or who.admin or course.created_by == who.name:
+        return True
+    return bool(set(who.groups) & set(course.instructor_groups or ()))
+
+
+def list_courses(*, who: Teacher | None) -> list[Course]:
+    """Return the courses `who` manages, newest first."""
+    everything = db.session.scalars(select(Course).order_by(Course.created_at.desc(), Course.id))
+    return [course for course in everything if can_manage(course, who)]
+
+
+def get_course(slug: str, *, who: Teacher | None) -> Course:
+    """Return the course if `who` manages it; else CourseError('not_found'), saying no more."""
     course = db.session.scalar(select(Course).where(Course.slug == slug))
-    if course is None:
-        raise CourseError("not_found", f"There is no course {slug!r}.")
+    if course is None or not can_manage(course, who):
+        raise CourseError("not_found", f"There is no course {slug!r} that you teach.")
     return course
 
 
-def create_course(slug: str, title: str, *, actor: str) -> Course:
+def parse_groups(text: str) -> list[str]:
+    """Read a comma-separated list of Hub group names, refusing anything that is not one."""
+    groups = [g.strip() for g in (text or "").split(",") if g.strip()]
+    for group in groups:
+        if not GROUP_NAME.fullmatch(group):
+            raise CourseError(
+                "invalid_group",
+                f"{group!r} is not a Hub group name: letters, digits, '.', '_' and '-'.",
+            )
+    return sorted(set(groups))
+
+
+def set_instructor_groups(course: Course, text: str, *, actor: str) -> Course:
+    """Let the members of these Hub groups manage the course too (TAs, co-instructors)."""
+    course.instructor_groups = parse_groups(text)
+    audit.record(actor, "course.staff", course=course, target=course.slug,
+                 groups=course.instructor_groups)  # fmt: skip
+    return course
+
+
+def create_course(slug: str, title: str, *, actor: str, instructor_groups: str = "") -> Course:
     """Create a course whose students go into the Hub group course-<slug>."""
     slug = validate_slug((slug or "").strip())
     title = (title or "").strip() or slug
@@ -56,7 +99,13 @@ def create_course(slug: str, title: str, *, actor: str) -> Course:
         raise CourseError("invalid_title", "The title is longer than 200 characters.")
     if db.session.scalar(select(Course.id).where(Course.slug == slug)) is not None:
         raise CourseError("exists", f"A course {slug!r} exists already.")
-    course = Course(slug=slug, title=title, hub_group=GROUP_PREFIX + slug, created_by=actor)
+    course = Course(
+        slug=slug,
+        title=title,
+        hub_group=GROUP_PREFIX + slug,
+        created_by=actor,
+        instructor_groups=parse_groups(instructor_groups),
+    )
     db.session.add(course)
     db.session.flush()
     audit.record(actor, "course.create", course=course, target=slug, title=title)
@@ -70,4 +119,5 @@ def to_json(course: Course) -> dict:
         "hub_group": course.hub_group,
         "created_at": course.created_at.isoformat() + "Z",
         "created_by": course.created_by,
+        "instructor_groups": list(course.instructor_groups or ()),
     }

@@ -16,6 +16,15 @@ class NewCourseForm(FlaskForm):
     title = StringField("Title", validators=[Length(max=200)])
 
 
+class CourseStaffForm(FlaskForm):
+    instructor_groups = StringField(
+        "Hub groups whose members also manage this course",
+        validators=[Length(max=1000)],
+        description="Comma-separated, e.g. data100-tas. Hub admins and the course's creator "
+        "always can.",
+    )
+
+
 class RosterUploadForm(FlaskForm):
     file = FileField(
         "Roster file",

@@ -55,7 +55,11 @@ def main() -> int:
         print(f"Could not start the demo: {e}", file=sys.stderr)
         print(f"Is port {PORT} free? Set HUBCLASS_DEMO_PORT to use another.", file=sys.stderr)
         return 1
-    created = flask_cli(hub, "course", "create", "intro-python", "--title", "Intro to Python")
+    created = flask_cli(
+        hub,
+        "course", "create", "intro-python", "--title", "Intro to Python",
+        "--instructor-groups", "instructors",
+    )  # fmt: skip
     if created.returncode == 0:
         # First run: enrol the sample roster, as an instructor would with the Apply button.
         imported = flask_cli(hub, "roster", "import", "intro-python", str(roster), "--apply")

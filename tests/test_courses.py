@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 import requests
@@ -10,6 +11,7 @@ import requests
 from app import courses
 from app.extensions import db
 from app.models import AuditEvent
+from tests.conftest import TEST_AUTH_CACHE_SECONDS
 from tests.hubusers import csrf_token, sign_in, user_token
 
 
@@ -115,3 +117,42 @@ def test_api_refuses_a_body_that_is_not_an_object(hub, body):
     r = requests.post(hub.service_url + "api/v1/courses", data=body, headers=headers)
     assert r.status_code == 400
     assert "JSON object" in r.json()["error"]["message"]
+
+
+@pytest.mark.hub
+def test_instructors_manage_only_their_own_courses_until_given_a_group(hub):
+    from tests.hubusers import ensure_users
+
+    ensure_users(hub, ["teacher-b", "ta-b"], groups=["instructors"])
+    owner = {"Authorization": f"token {user_token(hub, 'instructor')}"}
+    other = {"Authorization": f"token {user_token(hub, 'teacher-b')}"}
+    admin = {"Authorization": f"token {user_token(hub, 'hubadmin')}"}
+    r = requests.post(hub.service_url + "api/v1/courses", json={"slug": "mine"}, headers=owner)
+    assert r.status_code == 201
+    base = hub.service_url + "api/v1/courses"
+    assert requests.get(f"{base}/mine", headers=other).status_code == 404
+    assert requests.get(f"{base}/mine/students", headers=other).status_code == 404
+    roster = requests.post(
+        f"{base}/mine/roster",
+        data=b"a@example.edu\n",
+        headers={**other, "Content-Type": "text/csv"},
+    )
+    assert roster.status_code == 404
+    assert "mine" not in [c["slug"] for c in requests.get(base, headers=other).json()["courses"]]
+    assert requests.get(f"{base}/mine", headers=admin).status_code == 200  # Hub admins see all
+
+    # The owner names a staff group on the course page: its members manage the course too.
+    ensure_users(hub, ["teacher-b"], groups=["mine-staff"])
+    session, page = sign_in(hub, "instructor", "courses/mine")
+    saved = session.post(
+        hub.service_url + "courses/mine/staff",
+        data={"instructor_groups": "mine-staff", "csrf_token": csrf_token(page.text)},
+    )
+    assert "Teaching staff saved" in saved.text
+    time.sleep(TEST_AUTH_CACHE_SECONDS + 0.5)  # teacher-b's groups are re-read from the Hub
+    assert requests.get(f"{base}/mine", headers=other).json()["instructor_groups"] == ["mine-staff"]
+    bad = session.post(
+        hub.service_url + "courses/mine/staff",
+        data={"instructor_groups": "ok, <b>bad</b>", "csrf_token": csrf_token(page.text)},
+    )
+    assert "is not a Hub group name" in bad.text

@@ -18,7 +18,7 @@ def whoami():
 
 @bp.get("/courses")
 def course_list():
-    return {"courses": [courses.to_json(c) for c in courses.list_courses()]}
+    return {"courses": [courses.to_json(c) for c in courses.list_courses(who=current_instructor())]}
 
 
 @bp.post("/courses")
@@ -27,7 +27,10 @@ def course_create():
     if not isinstance(body, dict):
         abort(400, 'Send a JSON object: {"slug": "...", "title": "..."}.')
     course = courses.create_course(
-        str(body.get("slug", "")), str(body.get("title", "")), actor=current_instructor().name
+        str(body.get("slug", "")),
+        str(body.get("title", "")),
+        actor=current_instructor().name,
+        instructor_groups=",".join(map(str, body.get("instructor_groups") or [])),
     )
     db.session.commit()
     return courses.to_json(course), 201
@@ -35,7 +38,7 @@ def course_create():
 
 @bp.get("/courses/<slug>")
 def course_detail(slug: str):
-    return courses.to_json(courses.get_course(slug))
+    return courses.to_json(courses.get_course(slug, who=current_instructor()))
 
 
 @bp.get("/status")
@@ -45,7 +48,7 @@ def status_json():
 
 @bp.get("/courses/<slug>/roster")
 def roster_list(slug: str):
-    course = courses.get_course(slug)
+    course = courses.get_course(slug, who=current_instructor())
     return {
         "course": course.slug,
         "students": [
@@ -64,7 +67,7 @@ def roster_list(slug: str):
 @bp.post("/courses/<slug>/roster")
 def roster_import(slug: str):
     """Preview (and with ?apply=1 apply) a roster sent as multipart `file` or a text/csv body."""
-    course = courses.get_course(slug)
+    course = courses.get_course(slug, who=current_instructor())
     if "file" in request.files:
         upload = request.files["file"]
         data, filename = upload.read(), upload.filename or "roster.csv"
@@ -88,7 +91,7 @@ def roster_import(slug: str):
 
 @bp.get("/courses/<slug>/students")
 def students(slug: str):
-    course = courses.get_course(slug)
+    course = courses.get_course(slug, who=current_instructor())
     return {
         "course": course.slug,
         "students": [row.to_json() for row in dashboard.students(course)],

@@ -5,7 +5,7 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from .. import activity, courses, dashboard, status
 from ..auth import current_instructor
 from ..extensions import db
-from ..forms import NewCourseForm
+from ..forms import CourseStaffForm, NewCourseForm
 from ..timeutil import utcnow
 
 bp = Blueprint("pages", __name__)
@@ -13,7 +13,9 @@ bp = Blueprint("pages", __name__)
 
 @bp.get("/")
 def course_list():
-    return render_template("courses.html", courses=courses.list_courses(), form=NewCourseForm())
+    return render_template(
+        "courses.html", courses=courses.list_courses(who=current_instructor()), form=NewCourseForm()
+    )
 
 
 @bp.post("/courses")
@@ -23,14 +25,18 @@ def course_create():
         for field_errors in form.errors.values():
             for message in field_errors:
                 flash(message, "error")
-        return render_template("courses.html", courses=courses.list_courses(), form=form), 400
+        return render_template(
+            "courses.html", courses=courses.list_courses(who=current_instructor()), form=form
+        ), 400
     try:
         course = courses.create_course(
             form.slug.data, form.title.data, actor=current_instructor().name
         )
     except courses.CourseError as e:
         flash(e.message, "error")
-        return render_template("courses.html", courses=courses.list_courses(), form=form), 400
+        return render_template(
+            "courses.html", courses=courses.list_courses(who=current_instructor()), form=form
+        ), 400
     db.session.commit()
     flash(f"Course {course.slug} created. Its students will join the Hub group {course.hub_group}.")
     return redirect(url_for("pages.course_detail", slug=course.slug))
@@ -39,7 +45,7 @@ def course_create():
 @bp.get("/courses/<slug>")
 def course_detail(slug: str):
     """The course dashboard: who logged in, who is active, whose server runs."""
-    course = courses.get_course(slug)
+    course = courses.get_course(slug, who=current_instructor())
     now = utcnow()
     everyone = dashboard.students(course, now)
     args = request.args
@@ -65,13 +71,31 @@ def course_detail(slug: str):
         ago=dashboard.ago,
         show=show,
         args=args,
+        staff_form=CourseStaffForm(instructor_groups=", ".join(course.instructor_groups or ())),
     )
+
+
+@bp.post("/courses/<slug>/staff")
+def course_staff(slug: str):
+    course = courses.get_course(slug, who=current_instructor())
+    form = CourseStaffForm()
+    if form.validate_on_submit():
+        try:
+            courses.set_instructor_groups(
+                course, form.instructor_groups.data, actor=current_instructor().name
+            )
+        except courses.CourseError as e:
+            flash(e.message, "error")
+        else:
+            db.session.commit()
+            flash("Teaching staff saved.")
+    return redirect(url_for("pages.course_detail", slug=slug))
 
 
 @bp.get("/courses/<slug>/lab")
 def lab_view(slug: str):
     """A page for the projector during a class session; it reloads itself."""
-    course = courses.get_course(slug)
+    course = courses.get_course(slug, who=current_instructor())
     now = utcnow()
     everyone = dashboard.students(course, now)
     return render_template(
@@ -86,7 +110,7 @@ def lab_view(slug: str):
 
 @bp.get("/courses/<slug>/students.csv")
 def students_csv(slug: str):
-    course = courses.get_course(slug)
+    course = courses.get_course(slug, who=current_instructor())
     body = dashboard.export_csv(dashboard.students(course))
     return Response(
         body,

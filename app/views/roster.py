@@ -25,12 +25,12 @@ def _page(course, form, status=200):
 
 @bp.get("/")
 def roster(slug: str):
-    return _page(courses.get_course(slug), RosterUploadForm())
+    return _page(courses.get_course(slug, who=current_instructor()), RosterUploadForm())
 
 
 @bp.post("/")
 def upload(slug: str):
-    course = courses.get_course(slug)
+    course = courses.get_course(slug, who=current_instructor())
     form = RosterUploadForm()
     if not form.validate_on_submit():
         for errors in form.errors.values():
@@ -59,7 +59,7 @@ def upload(slug: str):
 
 @bp.get("/imports/<int:import_id>")
 def detail(slug: str, import_id: int):
-    course = courses.get_course(slug)
+    course = courses.get_course(slug, who=current_instructor())
     record = imports.get_import(course, import_id) or abort(404)
     return render_template(
         "roster_import.html",
@@ -73,7 +73,7 @@ def detail(slug: str, import_id: int):
 
 @bp.post("/imports/<int:import_id>/apply")
 def apply(slug: str, import_id: int):
-    course = courses.get_course(slug)
+    course = courses.get_course(slug, who=current_instructor())
     record = imports.get_import(course, import_id) or abort(404)
     form = ApplyRosterForm()
     form.validate_on_submit()
