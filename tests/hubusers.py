@@ -1,4 +1,4 @@
-"""Helpers to act on the real test Hub as its admin would, and to sign in as a person would."""
+"""Helpers to act on the real test Hub as its admin or a person would, and on Hubclass's API."""
 
 from __future__ import annotations
 
@@ -65,3 +65,58 @@ def csrf_token(html: str) -> str:
 
 def absolute(hub: RunningHub, location: str) -> str:
     return urljoin(hub.url + "/", location)
+
+
+def start_oauth(hub, name: str) -> tuple[requests.Session, str]:
+    """Sign in to the Hub and walk the OAuth redirects up to (not into) the callback."""
+    session = hub_login(hub, name)
+    url = hub.service_url + "login"
+    for _ in range(5):
+        r = session.get(url, allow_redirects=False)
+        assert r.status_code in (301, 302, 303), r.text
+        url = absolute(hub, r.headers["Location"])
+        if "/oauth_callback" in url:
+            return session, url
+    raise AssertionError("the Hub never redirected to the callback")
+
+
+# -- courses and rosters through Hubclass's API --------------------------------------------
+
+
+def roster_csv(names: list[str], section: str | None = None) -> bytes:
+    lines = ["name,email" + (",section" if section else "")]
+    for name in names:
+        lines.append(f"{name.title()},{name}@example.edu" + (f",{section}" if section else ""))
+    return ("\n".join(lines) + "\n").encode()
+
+
+def api(hub, name: str = "instructor") -> requests.Session:
+    """A requests session that calls Hubclass's API with a user's Hub token."""
+    session = requests.Session()
+    session.headers["Authorization"] = f"token {user_token(hub, name)}"
+    return session
+
+
+def make_course(hub, session, slug: str) -> None:
+    r = session.post(hub.service_url + "api/v1/courses", json={"slug": slug, "title": slug})
+    assert r.status_code == 201, r.text
+
+
+def post_roster(hub, session, slug, data: bytes, **params) -> dict:
+    r = session.post(
+        hub.service_url + f"api/v1/courses/{slug}/roster",
+        params=params,
+        data=data,
+        headers={"Content-Type": "text/csv"},
+    )
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def hub_group(hub, group: str) -> list[str]:
+    r = hub.admin().get(f"{hub.api_url}/groups/{group}")
+    return sorted(r.json()["users"]) if r.status_code == 200 else []
+
+
+def hub_has(hub, name: str) -> bool:
+    return hub.admin().get(f"{hub.api_url}/users/{name}").status_code == 200

@@ -10,17 +10,10 @@ import sys
 import time
 
 import pytest
-import requests
 
-from tests.hubusers import hub_login, sign_in, user_token
+from tests.hubusers import api, hub_login, sign_in
 
 pytestmark = pytest.mark.hub
-
-
-def api(hub) -> requests.Session:
-    session = requests.Session()
-    session.headers["Authorization"] = f"token {user_token(hub, 'instructor')}"
-    return session
 
 
 def enrol(hub, session, slug: str, rows: list[tuple[str, str, str]]) -> None:

@@ -5,51 +5,22 @@ from __future__ import annotations
 import json
 
 import pytest
-import requests
 
 from app.hub import HubClient, HubError
 from tests.faultyhub import FaultyHub
-from tests.hubusers import csrf_token, ensure_users, sign_in, user_token
+from tests.hubusers import (
+    api,
+    csrf_token,
+    ensure_users,
+    hub_group,
+    hub_has,
+    make_course,
+    post_roster,
+    roster_csv,
+    sign_in,
+)
 
 pytestmark = pytest.mark.hub
-
-
-def roster_csv(names: list[str], section: str | None = None) -> bytes:
-    lines = ["name,email" + (",section" if section else "")]
-    for name in names:
-        lines.append(f"{name.title()},{name}@example.edu" + (f",{section}" if section else ""))
-    return ("\n".join(lines) + "\n").encode()
-
-
-def api(hub):
-    session = requests.Session()
-    session.headers["Authorization"] = f"token {user_token(hub, 'instructor')}"
-    return session
-
-
-def make_course(hub, session, slug: str) -> None:
-    r = session.post(hub.service_url + "api/v1/courses", json={"slug": slug, "title": slug})
-    assert r.status_code == 201, r.text
-
-
-def post_roster(hub, session, slug, data: bytes, **params) -> dict:
-    r = session.post(
-        hub.service_url + f"api/v1/courses/{slug}/roster",
-        params=params,
-        data=data,
-        headers={"Content-Type": "text/csv"},
-    )
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
-def hub_group(hub, group: str) -> list[str]:
-    r = hub.admin().get(f"{hub.api_url}/groups/{group}")
-    return sorted(r.json()["users"]) if r.status_code == 200 else []
-
-
-def hub_has(hub, name: str) -> bool:
-    return hub.admin().get(f"{hub.api_url}/users/{name}").status_code == 200
 
 
 def test_300_students_are_created_enrolled_and_reimport_changes_nothing(hub):

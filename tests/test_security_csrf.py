@@ -19,8 +19,15 @@ from app import create_app
 from app.config import from_env
 from tests import test_browser
 from tests.conftest import hub_env
-from tests.hubusers import csrf_token, sign_in, user_token
-from tests.test_roster_apply import hub_group, hub_has, make_course, roster_csv
+from tests.hubusers import (
+    csrf_token,
+    hub_group,
+    hub_has,
+    make_course,
+    roster_csv,
+    sign_in,
+    user_token,
+)
 
 pytestmark = pytest.mark.hub
 

@@ -23,8 +23,17 @@ from app.hub import HubError
 from app.models import RosterImport
 from app.roster import imports
 from tests.faultyhub import FaultyHub
-from tests.hubusers import csrf_token, ensure_users, sign_in, user_token
-from tests.test_roster_apply import api, hub_group, hub_has, make_course, roster_csv
+from tests.hubusers import (
+    api,
+    csrf_token,
+    ensure_users,
+    hub_group,
+    hub_has,
+    make_course,
+    roster_csv,
+    sign_in,
+    user_token,
+)
 
 pytestmark = pytest.mark.hub
 

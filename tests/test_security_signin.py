@@ -13,8 +13,7 @@ import pytest
 import requests
 
 from tests.conftest import TEST_AUTH_CACHE_SECONDS
-from tests.hubusers import hub_login
-from tests.test_signin import _start_oauth
+from tests.hubusers import hub_login, start_oauth
 
 pytestmark = pytest.mark.hub
 
@@ -69,7 +68,7 @@ def test_signin_uses_pkce_s256_and_the_relative_callback(hub):
 
 def test_a_stolen_code_is_useless_without_the_pkce_verifier(hub):
     """Even with the client secret, a code taken from a URL cannot be exchanged for a token."""
-    _, callback = _start_oauth(hub, "instructor")
+    _, callback = start_oauth(hub, "instructor")
     code = parse_qs(urlparse(callback).query)["code"][0]
     r = requests.post(
         f"{hub.api_url}/oauth2/token",

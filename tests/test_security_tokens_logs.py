@@ -18,12 +18,12 @@ from tests.hubusers import (
     csrf_token,
     ensure_users,
     hub_login,
+    make_course,
     remove_from_group,
     sign_in,
+    start_oauth,
     user_token,
 )
-from tests.test_roster_apply import make_course
-from tests.test_signin import _start_oauth
 
 pytestmark = pytest.mark.hub
 
@@ -75,7 +75,7 @@ def test_tokens_and_session_cookies_never_reach_the_log(hub):
     assert page.status_code == 200
     cookie = session.cookies.get("hubclass-session", path="/services/hubclass/")
     # A refused sign-in logs why; the why must not carry the code, state or a token.
-    attacker, callback = _start_oauth(hub, "instructor")
+    attacker, callback = start_oauth(hub, "instructor")
     code = parse_qs(urlparse(callback).query)["code"][0]
     forged = hub.service_url + "oauth_callback?" + urlencode({"code": code, "state": "forged"})
     assert attacker.get(forged, allow_redirects=False).status_code == 403

@@ -13,11 +13,11 @@ import requests
 
 from tests.conftest import TEST_AUTH_CACHE_SECONDS
 from tests.hubusers import (
-    absolute,
     ensure_users,
     hub_login,
     remove_from_group,
     sign_in,
+    start_oauth,
     user_token,
 )
 
@@ -137,21 +137,8 @@ def test_open_redirects_are_refused(hub, target):
     assert all("evil" not in r.headers.get("Location", "") for r in page.history)
 
 
-def _start_oauth(hub, name: str) -> tuple[requests.Session, str]:
-    """Sign in to the Hub and walk the OAuth redirects up to (not into) the callback."""
-    session = hub_login(hub, name)
-    url = hub.service_url + "login"
-    for _ in range(5):
-        r = session.get(url, allow_redirects=False)
-        assert r.status_code in (301, 302, 303), r.text
-        url = absolute(hub, r.headers["Location"])
-        if "/oauth_callback" in url:
-            return session, url
-    raise AssertionError("the Hub never redirected to the callback")
-
-
 def test_tampered_state_is_refused_and_no_session_is_made(hub):
-    session, callback = _start_oauth(hub, "instructor")
+    session, callback = start_oauth(hub, "instructor")
     query = parse_qs(urlparse(callback).query)
     forged = (
         hub.service_url
@@ -166,7 +153,7 @@ def test_tampered_state_is_refused_and_no_session_is_made(hub):
 
 
 def test_missing_state_or_code_is_refused(hub):
-    session, callback = _start_oauth(hub, "instructor")
+    session, callback = start_oauth(hub, "instructor")
     code = parse_qs(urlparse(callback).query)["code"][0]
     r = session.get(hub.service_url + "oauth_callback?code=" + code, allow_redirects=False)
     assert r.status_code == 403
@@ -175,7 +162,7 @@ def test_missing_state_or_code_is_refused(hub):
 
 
 def test_a_replayed_callback_is_refused(hub):
-    session, callback = _start_oauth(hub, "instructor")
+    session, callback = start_oauth(hub, "instructor")
     first = session.get(callback, allow_redirects=False)
     assert first.status_code == 302  # signed in
     # The same callback again, in a browser that is not signed in (the attacker's).
@@ -314,7 +301,7 @@ def test_any_wsgi_server_serves_it_with_the_hubs_environment(hub, tmp_path):
 def test_oauth_codes_and_url_tokens_never_reach_the_log(hub):
     from urllib.parse import urlparse as parse
 
-    session, callback = _start_oauth(hub, "instructor")
+    session, callback = start_oauth(hub, "instructor")
     code = parse_qs(parse(callback).query)["code"][0]
     assert session.get(callback).status_code == 200
     token = user_token(hub, "instructor")
