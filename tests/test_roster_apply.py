@@ -352,3 +352,16 @@ def test_an_oversized_upload_on_the_page_gets_the_413_page_every_time(hub):
         )
         assert r.status_code == 413
         assert "File too large" in r.text
+
+
+def test_api_takes_a_multipart_file_too(hub):
+    session = api(hub)
+    make_course(hub, session, "multipart")
+    r = session.post(
+        hub.service_url + "api/v1/courses/multipart/roster",
+        params={"apply": 1, "username_from": "email"},
+        files={"file": ("list.txt", b"mp1@example.edu\nmp2@example.edu\n", "text/plain")},
+    )
+    assert r.status_code == 200, r.text
+    assert sorted(r.json()["add"]) == ["mp1@example.edu", "mp2@example.edu"]
+    assert hub_group(hub, "course-multipart") == ["mp1@example.edu", "mp2@example.edu"]
