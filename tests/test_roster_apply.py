@@ -210,8 +210,8 @@ def test_the_upload_page_previews_then_applies(hub):
     canvas = (
         "\ufeffStudent,ID,SIS User ID,SIS Login ID,Section\n"
         "    Points Possible,,,,\n"
-        '"Lovelace, Ada",1,S1,ada@example.edu,Section 01\n'
-        '"<b>Bold</b>, Bob",2,S2,bob@example.edu,Section 01\n'
+        '"Lovelace, Ada",1,S1,webada@example.edu,Section 01\n'
+        '"<b>Bold</b>, Bob",2,S2,webbob@example.edu,Section 01\n'
         '"Student, Test",3,,,Section 01\n'
     ).encode()
     preview = session.post(
@@ -226,14 +226,14 @@ def test_the_upload_page_previews_then_applies(hub):
     assert preview.status_code == 200, preview.text
     assert "Preview of gradebook.csv" in preview.text
     assert "canvas" in preview.text
-    assert not hub_has(hub, "ada")
+    assert not hub_has(hub, "webada")
     apply_url = preview.url + "/apply"
     done = session.post(apply_url, data={"csrf_token": csrf_token(preview.text)})
     assert "Roster applied" in done.text
-    assert hub_group(hub, "course-webroster") == ["ada", "bob"]
+    assert hub_group(hub, "course-webroster") == ["webada", "webbob"]
     roster = session.get(hub.service_url + "courses/webroster/roster/")
     assert "Ada Lovelace" in roster.text
-    assert "ada@example.edu" in roster.text  # Canvas has no email column: the login is one
+    assert "webada@example.edu" in roster.text  # Canvas has no email column: the login is one
     assert "<b>Bold</b>" not in roster.text  # escaped
     assert "&lt;b&gt;" in roster.text
 
