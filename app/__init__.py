@@ -41,7 +41,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.after_request(_security_headers)
     cli.init_app(app)
 
-    app.wsgi_app = ServicePrefix(app.wsgi_app, app.config["HUB_SERVICE_PREFIX"])
+    app.wsgi_app = ServicePrefix(  # type: ignore[method-assign]  # Flask's middleware idiom
+        app.wsgi_app, app.config["HUB_SERVICE_PREFIX"]
+    )
     return app
 
 

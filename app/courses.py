@@ -42,9 +42,14 @@ GROUP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 class Teacher(Protocol):
     """Who is asking: an instructor checked against the Hub (see app.auth.Instructor)."""
 
-    name: str
-    admin: bool
-    groups: tuple[str, ...]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def admin(self) -> bool: ...
+
+    @property
+    def groups(self) -> tuple[str, ...]: ...
 
 
 def can_manage(course: Course, who: Teacher | None) -> bool:

@@ -17,11 +17,13 @@ def try_acquire(name: str, holder: str, seconds: float) -> bool:
     now = utcnow()
     expires = now + timedelta(seconds=seconds)
     # One conditional UPDATE: atomic on SQLite and PostgreSQL alike.
-    taken = db.session.execute(
+    result = db.session.execute(
         update(Lease)
         .where(Lease.name == name, (Lease.expires_at < now) | (Lease.holder == holder))
         .values(holder=holder, expires_at=expires)
-    ).rowcount
+    )
+    # An UPDATE gives a CursorResult, which has the row count.
+    taken = result.rowcount  # type: ignore[attr-defined]
     if taken:
         db.session.commit()
         return True

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
+
+if TYPE_CHECKING:  # Flask-SQLAlchemy makes db.Model at run time; type checkers see its base
+    from .extensions import Base as Model
+else:
+    Model = db.Model
 from .timeutil import utcnow
 
 
-class Course(db.Model):
+class Course(Model):
     __tablename__ = "course"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -29,7 +34,7 @@ class Course(db.Model):
         return f"<Course {self.slug!r}>"
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Model):
     __tablename__ = "audit_event"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -46,7 +51,7 @@ class AuditEvent(db.Model):
         return f"<AuditEvent {self.action!r} by {self.actor!r}>"
 
 
-class Enrollment(db.Model):
+class Enrollment(Model):
     """A student of a course, as the roster made them: kept when they leave (active=False)."""
 
     __tablename__ = "enrollment"
@@ -69,7 +74,7 @@ class Enrollment(db.Model):
         return f"<Enrollment {self.username!r} in {self.course_id}>"
 
 
-class RosterImport(db.Model):
+class RosterImport(Model):
     """One uploaded roster: what it would change (the plan) and, once applied, what it did."""
 
     __tablename__ = "roster_import"
@@ -100,7 +105,7 @@ class RosterImport(db.Model):
         return f"<RosterImport {self.id} {self.filename!r} {self.status}>"
 
 
-class HubUserState(db.Model):
+class HubUserState(Model):
     """The Hub's view of a user, copied by the activity poller so pages never ask the Hub."""
 
     __tablename__ = "hub_user_state"
@@ -123,7 +128,7 @@ class HubUserState(db.Model):
         return f"<HubUserState {self.username!r} {self.server}>"
 
 
-class ActivitySample(db.Model):
+class ActivitySample(Model):
     """How many of a course's students were active at one time (per minute, thinned to hourly)."""
 
     __tablename__ = "activity_sample"
@@ -137,7 +142,7 @@ class ActivitySample(db.Model):
     logged_in: Mapped[int] = mapped_column(Integer)
 
 
-class Lease(db.Model):
+class Lease(Model):
     """A named lock with an expiry, so one process of many does a periodic job at a time."""
 
     __tablename__ = "lease"

@@ -107,8 +107,8 @@ class MirrorChannel:
                     git.command(
                         ["upload-pack", "--strict", f"--timeout={seconds}", str(self.mirror)]
                     ),
-                    stdin=ours,
-                    stdout=ours,
+                    stdin=ours.fileno(),
+                    stdout=ours.fileno(),
                     stderr=subprocess.DEVNULL,
                     env=hardened_env(),
                     cwd="/",

@@ -779,7 +779,8 @@ class WorkspaceSync:
         """The released sub-folders, or None when the whole repository is checked out."""
         if self._roots is False:
             self._roots = self.read_sparse_roots()
-        return self._roots
+        roots = self._roots
+        return roots if isinstance(roots, list) else None
 
     def read_sparse_roots(self) -> list[str] | None:
         try:

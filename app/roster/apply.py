@@ -78,8 +78,10 @@ def apply_intent(
 ) -> Outcome:
     """Bring the Hub to the intent. `hub_users` is a complete listing taken just before, if any."""
     outcome = Outcome()
-    users = (
-        dict(hub_users) if hub_users is not None else {u["name"]: u for u in client.list_users()}
+    users: dict[str, dict] = (
+        {name: dict(u) for name, u in hub_users.items()}
+        if hub_users is not None
+        else {u["name"]: u for u in client.list_users()}
     )
     listed = client.requests_sent
 
