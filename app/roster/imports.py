@@ -17,7 +17,7 @@ from app.hub import HubClient
 from app.hubclient import hub_client
 from app.models import Course, Enrollment, RosterImport
 from app.roster.apply import Intent, apply_intent, section_group
-from app.roster.parse import ColumnMapping, RosterError, RosterRow, parse_roster
+from app.roster.parse import ColumnMapping, RosterError, parse_roster
 from app.roster.plan import Plan, make_plan
 from app.timeutil import utcnow
 
@@ -138,27 +138,18 @@ def preview(
             "enrol": [
                 {
                     "username": e.username,
-                    "name": e.row.name,
-                    "email": _email(e.row),
-                    "sections": list(e.row.sections),
-                    "row": e.row.row,
+                    "name": e.name,
+                    "email": e.email,
+                    "sections": list(e.sections),
+                    "row": e.row,
                 }
-                for e in (*plan.add, *plan.keep)
+                for e in plan.enrollments()
             ],
         },
     )
     db.session.add(record)
     db.session.flush()
     return record, plan
-
-
-def _email(row: RosterRow) -> str | None:
-    """The row's email; Canvas and D2L often have none but a login that is one."""
-    if row.email:
-        return row.email
-    if row.login and "@" in row.login:
-        return row.login
-    return None
 
 
 def apply(

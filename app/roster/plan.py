@@ -127,12 +127,16 @@ class Plan:
         return self.remove_mode != "none" and bool(self.remove)
 
     def enrollments(self) -> list[EnrollmentInfo]:
-        """Return name, email and section of every student the course has after applying."""
+        """Return name, email and section of every student the course has after applying.
+
+        Canvas and D2L exports often have no email column but a login that is an email: that
+        login is the student's email then.
+        """
         return [
             EnrollmentInfo(
                 username=e.username,
                 name=e.row.name,
-                email=e.row.email,
+                email=e.row.email or (e.row.login if e.row.login and "@" in e.row.login else None),
                 section=e.row.section,
                 sections=e.row.sections,
                 row=e.row.row,
