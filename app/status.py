@@ -11,6 +11,7 @@ from flask import current_app
 from flask_migrate import Migrate
 from sqlalchemy.engine import make_url
 
+from .activity import latest_poll
 from .config import PUBLIC_SETTINGS, REQUIRED_SCOPES
 from .extensions import db
 from .hub import HubError
@@ -26,6 +27,7 @@ class Status:
     database: str = ""
     db_revision: str | None = None
     db_head: str | None = None
+    last_poll: str | None = None
     settings: dict = field(default_factory=dict)
 
     @property
@@ -61,5 +63,7 @@ def collect() -> Status:
         hide_password=True
     )
     status.db_revision, status.db_head = _migration_state()
+    polled = latest_poll()
+    status.last_poll = polled.isoformat(timespec="seconds") + "Z" if polled else None
     status.settings = {key: current_app.config.get(key) for key in PUBLIC_SETTINGS}
     return status

@@ -104,6 +104,7 @@ def test_status_page_shows_hub_version_scopes_and_no_secrets(hub):
     assert secret not in page.text
     data = session.get(hub.service_url + "api/v1/status").json()
     assert data["ok"] is True
+    assert data["last_poll"].endswith("Z")  # the background poller has run
     assert data["missing_scopes"] == []
 
 
