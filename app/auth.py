@@ -45,7 +45,6 @@ class Instructor:
     name: str
     admin: bool
     groups: tuple[str, ...]
-    via_token: bool = False
 
 
 class Unauthorized(Exception):
@@ -117,7 +116,7 @@ def init_app(app: Flask) -> None:
         },
     )
     app.extensions["hubclass.oauth"] = oauth
-    app.extensions["hubclass.users"] = _TTLCache()  # username -> Instructor | None
+    app.extensions["hubclass.users"] = _TTLCache()  # username -> Instructor, or False
     app.extensions["hubclass.tokens"] = _TTLCache()  # sha256(token) -> username
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked in authenticate(), see below
     app.before_request(authenticate)
@@ -160,7 +159,7 @@ def _user_for_token(token: str) -> str:
     return name
 
 
-def check_instructor(name: str, *, via_token: bool = False) -> Instructor:
+def check_instructor(name: str) -> Instructor:
     """Return the instructor called `name`, asking the Hub at most once per cache period."""
     cache = current_app.extensions["hubclass.users"]
     ttl = current_app.config["HUB_AUTH_CACHE_SECONDS"]
@@ -175,7 +174,7 @@ def check_instructor(name: str, *, via_token: bool = False) -> Instructor:
         cache.put(name, cached)
     if not cached:
         raise NotAnInstructor(name)
-    return Instructor(cached.name, cached.admin, cached.groups, via_token)
+    return cached
 
 
 def authenticate() -> None:
@@ -187,7 +186,7 @@ def authenticate() -> None:
         return
     token = _token_from_header() if is_api_request() else None
     if token:
-        g.instructor = check_instructor(_user_for_token(token), via_token=True)
+        g.instructor = check_instructor(_user_for_token(token))
         return  # a token in a header is not sent by a browser on its own: no CSRF check
     name = session.get("username")
     if not name:
