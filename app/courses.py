@@ -85,7 +85,21 @@ def parse_groups(text: str) -> list[str]:
                 "invalid_group",
                 f"{group!r} is not a Hub group name: letters, digits, '.', '_' and '-'.",
             )
+        if group.startswith(GROUP_PREFIX):
+            raise CourseError(
+                "student_group",
+                f"{group!r} is a course's group of students, not of its teaching staff.",
+            )
     return sorted(set(groups))
+
+
+def staff_groups() -> set[str]:
+    """Every course's teaching-staff groups: their members count as instructors everywhere
+    Hubclass asks (signing in, and never being removed by a roster)."""
+    found: set[str] = set()
+    for groups in db.session.scalars(select(Course.instructor_groups)):
+        found.update(groups or ())
+    return found
 
 
 def set_instructor_groups(course: Course, text: str, *, actor: str) -> Course:

@@ -21,7 +21,8 @@ class CourseStaffForm(FlaskForm):
         "Hub groups whose members also manage this course",
         validators=[Length(max=1000)],
         description="Comma-separated, e.g. data100-tas. Hub admins and the course's creator "
-        "always can.",
+        "always can. On a Hub that lets only instructors reach Hubclass, your Hub admin also "
+        "adds these groups to the hubclass-instructors role.",
     )
 
 

@@ -157,3 +157,43 @@ def test_instructors_manage_only_their_own_courses_until_given_a_group(hub):
         data={"instructor_groups": "ok, <b>bad</b>", "csrf_token": csrf_token(page.text)},
     )
     assert "is not a Hub group name" in bad.text
+    students = session.post(
+        hub.service_url + "courses/mine/staff",
+        data={"instructor_groups": "course-mine", "csrf_token": csrf_token(page.text)},
+    )
+    assert "group of students" in students.text
+    missing = session.post(
+        hub.service_url + "courses/mine/staff",
+        data={
+            "instructor_groups": "mine-staff, no-such-group",
+            "csrf_token": csrf_token(page.text),
+        },
+    )
+    assert "No Hub group is called no-such-group" in missing.text
+
+
+@pytest.mark.hub
+def test_teaching_staff_outside_the_instructors_group_get_in_and_are_never_removed(hub):
+    from tests.hubusers import api as api_session
+    from tests.hubusers import ensure_users, hub_group, make_course, post_roster, roster_csv
+
+    # The TA is in the course's staff group and may reach the service, but is not an instructor.
+    ensure_users(hub, ["ta-only"], groups=["solo-tas", "service-visitors"])
+    owner = api_session(hub)
+    make_course(hub, owner, "solo")
+    post_roster(hub, owner, "solo", roster_csv(["ta-only", "solostu"]), apply=1)
+    ta = {"Authorization": f"token {user_token(hub, 'ta-only')}"}
+    assert requests.get(hub.service_url + "api/v1/courses/solo", headers=ta).status_code == 403
+
+    session, page = sign_in(hub, "instructor", "courses/solo")
+    session.post(
+        hub.service_url + "courses/solo/staff",
+        data={"instructor_groups": "solo-tas", "csrf_token": csrf_token(page.text)},
+    )
+    time.sleep(TEST_AUTH_CACHE_SECONDS + 0.5)
+    assert requests.get(hub.service_url + "api/v1/courses/solo", headers=ta).status_code == 200
+    result = post_roster(
+        hub, owner, "solo", roster_csv(["solostu"]), remove="delete", apply=1, confirm="solo"
+    )
+    assert [p["username"] for p in result["protected"]] == ["ta-only"]
+    assert "ta-only" in hub_group(hub, "solo-tas")

@@ -143,13 +143,13 @@ def test_the_roster_never_touches_groups_outside_its_own(hub):
     )
     assert second.status_code == 200, second.text
     assert second.json()["status"] == "applied"
-    # The three in another course are never removed; the others leave the course's groups.
-    assert {p["username"] for p in second.json()["protected"]} == set(names[:3])
+    # All six leave this course's groups; the three also in another course stay in it.
+    assert second.json()["protected"] == []
     after = all_groups(hub)
     own = re.compile(r"course-fence(--lab-\d)?$")
     changed = {g for g in before.keys() | after.keys() if before.get(g) != after.get(g)}
     assert changed and all(own.fullmatch(g) for g in changed), changed
-    assert after["course-fence"] == names[:3] + names[6:]
+    assert after["course-fence"] == names[6:]
     assert after["course-fence-neighbour"] == names[:3]
     assert after["gpu-users"] == names[:3]
     assert all(hub_has(hub, n) for n in names)

@@ -60,7 +60,10 @@ def section_group(course_group: str, section: str) -> str:
 
 
 def _protected(model: Mapping | None, intent: Intent) -> str | None:
-    """Say why a user must not be removed now (read from the Hub at apply time), or None."""
+    """Say why a user must not be removed now (read from the Hub at apply time), or None.
+
+    The same rules as the plan's: "another course" protects only from deletion.
+    """
     if model is None:
         return None
     groups = set(model.get("groups") or ())
@@ -68,7 +71,8 @@ def _protected(model: Mapping | None, intent: Intent) -> str | None:
         return "a Hub admin"
     if intent.instructor_groups & groups:
         return "an instructor"
-    if any(g.startswith(COURSE_GROUP_PREFIX) and g not in intent.own_groups for g in groups):
+    other = any(g.startswith(COURSE_GROUP_PREFIX) and g not in intent.own_groups for g in groups)
+    if other and intent.remove_mode == "delete":
         return "enrolled in another course"
     return None
 

@@ -12,6 +12,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from app import audit
+from app.courses import staff_groups
 from app.extensions import db
 from app.hub import HubClient
 from app.hubclient import hub_client
@@ -33,6 +34,11 @@ class HubUser:
 def _hub_snapshot(client: HubClient) -> dict[str, dict]:
     """Every Hub user, from a complete paginated listing (never a truncated one)."""
     return {user["name"]: user for user in client.list_users()}
+
+
+def _instructor_groups() -> set[str]:
+    """Groups whose members are never removed by a roster: instructors and teaching staff."""
+    return set(current_app.config["HUBCLASS_INSTRUCTOR_GROUPS"]) | staff_groups()
 
 
 def active_enrollments(course: Course) -> list[Enrollment]:
@@ -115,7 +121,7 @@ def preview(
             name: HubUser(bool(u.get("admin")), tuple(u.get("groups") or ()))
             for name, u in users.items()
         },
-        instructor_groups=set(current_app.config["HUBCLASS_INSTRUCTOR_GROUPS"]),
+        instructor_groups=_instructor_groups(),
         course_group=course.hub_group,
         remove=remove,
         section_groups=_section_groups(course, sections),
@@ -182,7 +188,7 @@ def apply(
         enrol={name: list(e["sections"]) for name, e in enrol.items()},
         remove=list(plan["remove"]) if record.remove_mode != "none" else [],
         remove_mode=record.remove_mode,
-        instructor_groups=frozenset(current_app.config["HUBCLASS_INSTRUCTOR_GROUPS"]),
+        instructor_groups=frozenset(_instructor_groups()),
         section_groups=_section_groups(course, sections),
     )
     outcome = apply_intent(client or hub_client(), intent, hub_users=users)

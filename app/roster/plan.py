@@ -244,7 +244,7 @@ def make_plan(
     own_groups = {course_group, *section_groups}
     for username in sorted(enrolled_set - found.keys()):
         info = hub_users.get(username)
-        reason = _protection(info, set(instructor_groups), own_groups)
+        reason = _protection(info, set(instructor_groups), own_groups, remove)
         if reason:
             plan.protected.append(ProtectedUser(username, reason))
         else:
@@ -259,10 +259,14 @@ def make_plan(
 
 
 def _protection(
-    info: HubUserInfo | None, instructor_groups: set[str], own_groups: set[str]
+    info: HubUserInfo | None, instructor_groups: set[str], own_groups: set[str], remove: str
 ) -> str | None:
-    """Say why a user must never be removed, or None."""
-    if info is None:
+    """Say why this removal must not touch a user, or None.
+
+    Nothing is protected when nothing is removed. Leaving this course's group takes nobody out
+    of another course, so "another course" protects only from deleting the Hub account.
+    """
+    if info is None or remove == "none":
         return None
     if info.admin:
         return "a Hub admin"
@@ -272,7 +276,7 @@ def _protection(
     others = sorted(
         g for g in info.groups if g.startswith(COURSE_GROUP_PREFIX) and g not in own_groups
     )
-    if others:
+    if others and remove == "delete":
         return f"enrolled in another course (group {others[0]!r})"
     return None
 
@@ -304,11 +308,6 @@ def _notes(
         notes.append(
             f"{len(plan.invalid)} row(s) have no acceptable username; if they are enrolled "
             "students, those students are listed for removal."
-        )
-    if plan.needs_confirmation:
-        notes.append(
-            f"This removes {len(plan.remove)} student(s), {plan.removal_share:.0%} of the course: "
-            "type the course name to confirm."
         )
     return notes
 

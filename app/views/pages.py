@@ -6,6 +6,7 @@ from .. import activity, courses, dashboard, status
 from ..auth import current_instructor
 from ..extensions import db
 from ..forms import CourseStaffForm, NewCourseForm
+from ..hubclient import hub_client
 from ..timeutil import utcnow
 
 bp = Blueprint("pages", __name__)
@@ -89,6 +90,13 @@ def course_staff(slug: str):
         else:
             db.session.commit()
             flash("Teaching staff saved.")
+            missing = [g for g in course.instructor_groups if hub_client().get_group(g) is None]
+            if missing:
+                flash(
+                    f"No Hub group is called {', '.join(missing)} yet: nobody gets access "
+                    "through it until your Hub admin creates it.",
+                    "error",
+                )
     return redirect(url_for("pages.course_detail", slug=slug))
 
 

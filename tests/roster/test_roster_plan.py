@@ -244,7 +244,26 @@ def test_notes_explain_surprising_but_allowed_cases():
     assert "'ann' is a Hub admin or instructor" in text
     assert "'Single1', differing only by case" in text
     assert "1 row(s) have no acceptable username" in text
-    assert "type the course name to confirm" in text
+    assert plan.needs_confirmation is True  # the page asks for the course name itself
+
+
+def test_leaving_the_group_is_fine_for_students_of_other_courses_but_deleting_is_not():
+    parsed = parse_roster(students("ann"), "x.csv")
+    hub = {
+        "zed": HubUser(groups=["course-cs101", "course-math2"]),
+        "ta": HubUser(groups=["course-cs101", "instructors"]),
+    }
+
+    group = plan_for(parsed, enrolled={"ann", "zed", "ta"}, hub_users=hub, remove="group")
+    delete = plan_for(parsed, enrolled={"ann", "zed", "ta"}, hub_users=hub, remove="delete")
+    keep = plan_for(parsed, enrolled={"ann", "zed", "ta"}, hub_users=hub, remove="none")
+
+    assert [r.username for r in group.remove] == ["zed"]  # leaves cs101, stays in math2
+    assert [p.username for p in group.protected] == ["ta"]
+    assert [r.username for r in delete.remove] == []
+    assert sorted(p.username for p in delete.protected) == ["ta", "zed"]
+    assert [r.username for r in keep.remove] == ["ta", "zed"]  # listed, kept: nothing removed
+    assert keep.protected == []
 
 
 @pytest.mark.parametrize(
