@@ -14,7 +14,9 @@ from .extensions import db
 from .models import ActivitySample, Course, Enrollment, HubUserState
 from .timeutil import utcnow
 
-SORT_KEYS = ("name", "username", "section", "first_login", "last_activity", "server")
+TEXT_KEYS = ("name", "username", "section", "server")
+DATE_KEYS = ("first_login", "last_activity")
+SORT_KEYS = TEXT_KEYS + DATE_KEYS
 FILTERS = ("all", "never", "active", "running")
 
 
@@ -131,16 +133,13 @@ def select_rows(
             or needle in (r.email or "").casefold()
         ]
     sort = sort if sort in SORT_KEYS else "name"
-
-    def key(r: StudentRow):
-        value = getattr(r, sort)
-        # Nones (never logged in) sort last ascending, whatever the type.
-        return (value is None, value if value is not None else 0, r.username)
-
-    if sort in ("name", "username", "section", "server"):
+    if sort in TEXT_KEYS:
         return sorted(rows, key=lambda r: ((getattr(r, sort) or "").casefold(), r.username),
                       reverse=descending)  # fmt: skip
-    return sorted(rows, key=key, reverse=descending)
+    # Dates: students who never logged in come last in either direction.
+    dated = sorted((r for r in rows if getattr(r, sort) is not None),
+                   key=lambda r: (getattr(r, sort), r.username), reverse=descending)  # fmt: skip
+    return dated + [r for r in rows if getattr(r, sort) is None]
 
 
 def sections(rows: list[StudentRow]) -> list[str]:
@@ -152,8 +151,10 @@ def ago(moment: datetime | None, now: datetime | None = None) -> str:
     if moment is None:
         return "never"
     seconds = max(0, int(((now or utcnow()) - moment).total_seconds()))
-    if seconds < 60:
+    if seconds < 5:
         return "just now"
+    if seconds < 60:
+        return f"{seconds} s ago"
     if seconds < 3600:
         return f"{seconds // 60} min ago"
     if seconds < 86400:

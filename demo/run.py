@@ -49,6 +49,8 @@ def main() -> int:
             password=PASSWORD,
             extra_env={
                 "HUBCLASS_ALLOWED_REPO_URLS": f"file://{repos}/,https://github.com/,https://gitlab.com/",
+                # A demo should show a sign-in within seconds (production: every 60 s).
+                "HUBCLASS_POLL_SECONDS": "10",
             },
         )
     except RuntimeError as e:
@@ -83,6 +85,7 @@ Hubclass demo is running.
 
   Sample roster (Canvas export): {roster}
   Sample course repository:      file://{course_repo}
+                                 (for flask --app wsgi gitsync; see the README)
   Hub log:                       {hub.log_path}
 
 Press Ctrl-C to stop.""",

@@ -127,3 +127,19 @@ def test_a_failing_hub_leaves_the_poller_running(hub, app):
     leases_free = Poller(app)
     leases_free.holder = poller.holder
     assert leases_free.tick() is True
+
+
+def test_never_logged_in_students_sort_last_in_either_direction():
+    from app.dashboard import StudentRow, ago, select_rows
+
+    def row(name, last):
+        return StudentRow(name, name, None, None, last, last, "stopped", True, False)
+
+    rows = [row("a", NOW), row("b", None), row("c", NOW - timedelta(hours=1))]
+    newest = select_rows(rows, sort="last_activity", descending=True)
+    oldest = select_rows(rows, sort="last_activity")
+    assert [r.username for r in newest] == ["a", "c", "b"]
+    assert [r.username for r in oldest] == ["c", "a", "b"]
+    assert ago(NOW - timedelta(seconds=32), NOW) == "32 s ago"
+    assert ago(NOW - timedelta(minutes=3), NOW) == "3 min ago"
+    assert ago(None, NOW) == "never"
