@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, render_template, request
+from flask import Flask, current_app, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from .auth import is_api_request
@@ -43,6 +43,11 @@ def _drain_body() -> None:
         remaining -= len(chunk)
 
 
+def _limit() -> str:
+    size = current_app.config.get("MAX_CONTENT_LENGTH") or 0
+    return f"{size / 1024 / 1024:.0f} MiB" if size >= 1024 * 1024 else f"{size} bytes"
+
+
 def handle_http(e: HTTPException):
     if e.code == 413:
         _drain_body()
@@ -50,8 +55,8 @@ def handle_http(e: HTTPException):
             413,
             "too_large",
             "File too large",
-            "The upload is larger than this service accepts. Split the file or ask your Hub "
-            "admin to raise HUBCLASS_MAX_UPLOAD_BYTES.",
+            f"The upload is larger than the {_limit()} this service accepts. Export only the "
+            "columns you need, or ask your Hub admin to raise HUBCLASS_MAX_UPLOAD_BYTES.",
         )
     code = (e.name or "error").lower().replace(" ", "_")
     return _respond(e.code or 500, code, e.name or "Error", e.description or "")

@@ -3,7 +3,7 @@
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import SelectField, StringField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 
 class NewCourseForm(FlaskForm):
@@ -42,7 +42,8 @@ class RosterUploadForm(FlaskForm):
         ],
         default="email-local",
     )
-    username_column = StringField("Column for usernames", validators=[Optional(), Length(max=200)])
+    # No Optional() here: it would stop the check below when the field is empty.
+    username_column = StringField("Column for usernames", validators=[Length(max=200)])
     remove = SelectField(
         "Students enrolled but not in this file",
         choices=[
@@ -56,6 +57,12 @@ class RosterUploadForm(FlaskForm):
     email_column = StringField("Email column", validators=[Optional(), Length(max=200)])
     name_column = StringField("Name column", validators=[Optional(), Length(max=200)])
     section_column = StringField("Section column", validators=[Optional(), Length(max=200)])
+
+    def validate_username_column(self, field) -> None:
+        if self.username_from.data == "column" and not (field.data or "").strip():
+            raise ValidationError(
+                "type the name of the column that holds the usernames, as in the file's header"
+            )
 
     def rule(self) -> str:
         if self.username_from.data == "column":

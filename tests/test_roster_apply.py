@@ -352,6 +352,7 @@ def test_an_oversized_upload_on_the_page_gets_the_413_page_every_time(hub):
         )
         assert r.status_code == 413
         assert "File too large" in r.text
+        assert "16 MiB" in r.text
 
 
 def test_api_takes_a_multipart_file_too(hub):
@@ -365,3 +366,32 @@ def test_api_takes_a_multipart_file_too(hub):
     assert r.status_code == 200, r.text
     assert sorted(r.json()["add"]) == ["mp1@example.edu", "mp2@example.edu"]
     assert hub_group(hub, "course-multipart") == ["mp1@example.edu", "mp2@example.edu"]
+
+
+def test_the_upload_form_says_what_to_fix(hub):
+    session, page = sign_in(hub, "instructor")
+    session.post(
+        hub.service_url + "courses",
+        data={"slug": "formhelp", "title": "Help", "csrf_token": csrf_token(page.text)},
+    )
+    form = session.get(hub.service_url + "courses/formhelp/roster/")
+    no_column = session.post(
+        hub.service_url + "courses/formhelp/roster/",
+        data={"csrf_token": csrf_token(form.text), "username_from": "column", "remove": "none"},
+        files={"file": ("r.csv", b"login,name\nabc,A\n", "text/csv")},
+    )
+    assert no_column.status_code == 400
+    assert "Column for usernames: type the name of the column" in no_column.text
+    first = session.post(
+        hub.service_url + "courses/formhelp/roster/",
+        data={"csrf_token": csrf_token(form.text), "username_from": "email-local"},
+        files={"file": ("r.csv", b"email\nhelp1@example.edu\n", "text/csv")},
+    )
+    session.post(first.url + "/apply", data={"csrf_token": csrf_token(first.text)})
+    again = session.post(
+        hub.service_url + "courses/formhelp/roster/",
+        data={"csrf_token": csrf_token(form.text), "username_from": "email-local"},
+        files={"file": ("r.csv", b"email\nhelp1@example.edu\n", "text/csv")},
+    )
+    assert "Nothing to change: everyone in the file is enrolled already." in again.text
+    assert '<button type="submit">Apply</button>' not in again.text

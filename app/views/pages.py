@@ -23,9 +23,9 @@ def course_list():
 def course_create():
     form = NewCourseForm()
     if not form.validate_on_submit():
-        for field_errors in form.errors.values():
+        for name, field_errors in form.errors.items():
             for message in field_errors:
-                flash(message, "error")
+                flash(f"{form[name].label.text}: {message}", "error")
         return render_template(
             "courses.html", courses=courses.list_courses(who=current_instructor()), form=form
         ), 400
@@ -65,7 +65,8 @@ def course_detail(slug: str):
         rows=rows,
         counts=dashboard.counts(everyone),
         sections=dashboard.sections(everyone),
-        never_emails=[r.email or r.username for r in everyone if not r.logged_in],
+        never_emails=[r.email for r in everyone if not r.logged_in and r.email],
+        never_without_email=[r.username for r in everyone if not r.logged_in and not r.email],
         chart=dashboard.activity_chart(course, args.get("range", "today"), now),
         last_poll=activity.latest_poll(),
         now=now,

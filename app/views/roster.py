@@ -13,11 +13,12 @@ from app.roster import RosterError, imports
 bp = Blueprint("roster", __name__, url_prefix="/courses/<slug>/roster")
 
 
-def _page(course, form, status=200):
+def _page(course, form, status=200, open_columns=False):
     return render_template(
         "roster.html",
         course=course,
         form=form,
+        open_columns=open_columns,
         enrollments=imports.all_enrollments(course),
         history=imports.history(course),
     ), status
@@ -33,9 +34,9 @@ def upload(slug: str):
     course = courses.get_course(slug, who=current_instructor())
     form = RosterUploadForm()
     if not form.validate_on_submit():
-        for errors in form.errors.values():
+        for name, errors in form.errors.items():
             for message in errors:
-                flash(message, "error")
+                flash(f"{form[name].label.text}: {message}", "error")
         return _page(course, form, 400)
     upload = form.file.data
     try:
@@ -49,10 +50,9 @@ def upload(slug: str):
             mapping=form.mapping(),
         )
     except RosterError as e:
-        flash(e.message, "error")
-        if e.columns:
-            flash(f"Columns in the file: {', '.join(e.columns)}", "error")
-        return _page(course, form, 400)
+        columns = f" Columns in the file: {', '.join(e.columns)}." if e.columns else ""
+        flash(e.message + columns, "error")
+        return _page(course, form, 400, open_columns=bool(e.columns))
     db.session.commit()
     return redirect(url_for("roster.detail", slug=slug, import_id=record.id))
 
