@@ -43,7 +43,7 @@ def course_create():
     return redirect(url_for("pages.course_detail", slug=course.slug))
 
 
-@bp.get("/courses/<slug>")
+@bp.get("/courses/<slug>", strict_slashes=False)
 def course_detail(slug: str):
     """The course dashboard: who logged in, who is active, whose server runs."""
     course = courses.get_course(slug, who=current_instructor())
