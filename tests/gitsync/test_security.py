@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import stat
 import time
 from pathlib import Path
@@ -129,14 +130,22 @@ def test_a_thousand_symlink_swaps_of_the_target_never_touch_a_root_folder(
     upstream.commit({"README.md": "v2\n"})
     mirror = ensure_mirror(upstream.url, "main", do_sync.mirrors, timeout=30)
 
+    # The flipper goes on until it has flipped 1000 times AND the syncs below number at least
+    # ten (a byte on this pipe says so), so the overlap does not depend on the machine's speed.
+    enough, told = os.pipe()
     pid = os.fork()
-    if pid == 0:  # the student, flipping their folder for a symlink to root's, 1000 times
+    if pid == 0:  # the student, flipping their folder for a symlink to root's, 1000+ times
         code = 1
         try:
+            os.close(told)
             os.setgroups([])
             os.setresgid(student.gid, student.gid, student.gid)
             os.setresuid(student.uid, student.uid, student.uid)
-            for flip in range(1000):
+            flip = 0
+            while flip < 1000 or not select.select([enough], [], [], 0)[0]:
+                flip += 1
+                if flip > 100_000:
+                    break
                 aside = home / f"course.flip{flip}"
                 try:
                     os.rename(dest, aside)
@@ -154,14 +163,18 @@ def test_a_thousand_symlink_swaps_of_the_target_never_touch_a_root_folder(
         finally:
             os._exit(code)
 
+    os.close(enough)
     reports = []
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300
     while os.waitpid(pid, os.WNOHANG) == (0, 0):
         assert time.monotonic() < deadline, "the flipper did not finish"
         policy = ("needs_attention", "backup")[len(reports) % 2]
         reports.append(
             sync(upstream.url, dest, mirror=mirror, policy=policy, allowed_prefixes=["file://"])
         )
+        if len(reports) == 10:
+            os.write(told, b"x")
+    os.close(told)
     # waitpid above reaped it; its exit status is not kept, so check the work it did instead.
     assert len(reports) >= 10
     assert snapshot(victim) == before
