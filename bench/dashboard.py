@@ -56,7 +56,9 @@ def main() -> int:
             )
             with app.app_context():
                 upgrade()
-                course = Course(slug="big", title="Big", hub_group="course-big", created_by="b")
+                course = Course(
+                    slug="big", title="Big", hub_group="course-big", created_by="instructor"
+                )
                 db.session.add(course)
                 db.session.flush()
                 db.session.add_all(
