@@ -27,7 +27,6 @@ MINUTE_SAMPLES_KEPT = timedelta(days=1)  # older per-minute samples are merged i
 class PollResult:
     users: int
     new_logins: int
-    samples: int
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -80,14 +79,14 @@ def poll_once(client: HubClient, now: datetime | None = None) -> PollResult:
             state.on_hub = False
             state.server, state.server_ready = "stopped", False
             state.updated_at = now
-    samples = _sample_courses(states, now)
+    _sample_courses(states, now)
     thin_samples(now)
     db.session.commit()
     log.info("Polled %d Hub users (%d first logins)", len(users), new_logins)
-    return PollResult(users=len(users), new_logins=new_logins, samples=samples)
+    return PollResult(users=len(users), new_logins=new_logins)
 
 
-def _sample_courses(states: dict[str, HubUserState], now: datetime) -> int:
+def _sample_courses(states: dict[str, HubUserState], now: datetime) -> None:
     rows = db.session.execute(
         select(Enrollment.course_id, Enrollment.username).where(Enrollment.active.is_(True))
     ).all()
@@ -108,7 +107,6 @@ def _sample_courses(states: dict[str, HubUserState], now: datetime) -> int:
                 logged_in=sum(1 for s in members if s.first_login),
             )
         )
-    return len(by_course)
 
 
 def thin_samples(now: datetime) -> None:

@@ -92,13 +92,16 @@ def roster_import(course, file, username_from, remove, confirm, do_apply, as_jso
         found = courses.get_course(course, who=None)
         with open(file, "rb") as f:
             data = f.read()
-        record, _ = imports.preview(
-            found, data, Path(file).name, actor=CLI_ACTOR, rule=username_from, remove=remove
+        record = imports.import_file(
+            found,
+            data,
+            Path(file).name,
+            actor=CLI_ACTOR,
+            rule=username_from,
+            remove=remove,
+            apply_now=do_apply,
+            confirm=confirm,
         )
-        db.session.commit()
-        if do_apply:
-            imports.apply(record, actor=CLI_ACTOR, confirm=confirm)
-            db.session.commit()
     except (courses.CourseError, RosterError, HubError) as e:
         _fail(e.message)
     result = imports.result_json(record)

@@ -42,7 +42,6 @@ class Outcome:
     """Per-username results: created | added | removed | deleted | failed: <reason>."""
 
     results: dict[str, str] = field(default_factory=dict)
-    requests: int = 0
 
     @property
     def failed(self) -> list[str]:
@@ -87,7 +86,6 @@ def apply_intent(
         if hub_users is not None
         else {u["name"]: u for u in client.list_users()}
     )
-    listed = client.requests_sent
 
     def fail(names: Iterable[str], error: HubError) -> None:
         for name in names:
@@ -131,7 +129,6 @@ def apply_intent(
     if intent.remove_mode != "none":
         _remove(client, intent, users, outcome)
 
-    outcome.requests = client.requests_sent - listed  # listing pages are not counted
     return outcome
 
 

@@ -247,6 +247,34 @@ def _record_enrollments(
             existing[name].removed_at = now
 
 
+def import_file(
+    course: Course,
+    data: bytes,
+    filename: str,
+    *,
+    actor: str,
+    rule: str,
+    remove: str,
+    apply_now: bool,
+    confirm: str | None = None,
+) -> RosterImport:
+    """Preview a file and, if asked, apply it at once (the CLI and the API).
+
+    One complete listing of the Hub serves both steps. The preview is committed first, so it is
+    kept even when applying fails; this is the one use case that commits twice.
+    """
+    client = hub_client()
+    users = _hub_snapshot(client)
+    record, _ = preview(
+        course, data, filename, actor=actor, rule=rule, remove=remove, client=client, users=users
+    )
+    db.session.commit()
+    if apply_now:
+        apply(record, actor=actor, confirm=confirm, client=client, users=users)
+        db.session.commit()
+    return record
+
+
 def history(course: Course) -> list[RosterImport]:
     return list(
         db.session.scalars(

@@ -73,19 +73,16 @@ def roster_import(slug: str):
         data, filename = upload.read(), upload.filename or "roster.csv"
     else:
         data, filename = request.get_data(), request.args.get("filename", "roster.csv")
-    actor = current_instructor().name
-    record, _ = imports.preview(
+    record = imports.import_file(
         course,
         data,
         filename,
-        actor=actor,
+        actor=current_instructor().name,
         rule=request.args.get("username_from", "email-local"),
         remove=request.args.get("remove", "none"),
+        apply_now=request.args.get("apply") in ("1", "true", "yes"),
+        confirm=request.args.get("confirm"),
     )
-    db.session.commit()  # the preview is kept even if applying fails below
-    if request.args.get("apply") in ("1", "true", "yes"):
-        imports.apply(record, actor=actor, confirm=request.args.get("confirm"))
-        db.session.commit()
     return imports.result_json(record), 200
 
 
