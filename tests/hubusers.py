@@ -120,3 +120,13 @@ def hub_group(hub, group: str) -> list[str]:
 
 def hub_has(hub, name: str) -> bool:
     return hub.admin().get(f"{hub.api_url}/users/{name}").status_code == 200
+
+
+def upload_page(hub, session, slug: str, data: bytes, **fields) -> requests.Response:
+    """Upload a roster through the course's roster page; return the preview page."""
+    form = session.get(hub.service_url + f"courses/{slug}/roster/")
+    return session.post(
+        hub.service_url + f"courses/{slug}/roster/",
+        data={"csrf_token": csrf_token(form.text), "username_from": "email-local", **fields},
+        files={"file": ("roster.csv", data, "text/csv")},
+    )

@@ -18,6 +18,7 @@ from tests.hubusers import (
     post_roster,
     roster_csv,
     sign_in,
+    upload_page,
 )
 
 pytestmark = pytest.mark.hub
@@ -374,24 +375,13 @@ def test_the_upload_form_says_what_to_fix(hub):
         hub.service_url + "courses",
         data={"slug": "formhelp", "title": "Help", "csrf_token": csrf_token(page.text)},
     )
-    form = session.get(hub.service_url + "courses/formhelp/roster/")
-    no_column = session.post(
-        hub.service_url + "courses/formhelp/roster/",
-        data={"csrf_token": csrf_token(form.text), "username_from": "column", "remove": "none"},
-        files={"file": ("r.csv", b"login,name\nabc,A\n", "text/csv")},
+    no_column = upload_page(
+        hub, session, "formhelp", b"login,name\nabc,A\n", username_from="column"
     )
     assert no_column.status_code == 400
     assert "Column for usernames: type the name of the column" in no_column.text
-    first = session.post(
-        hub.service_url + "courses/formhelp/roster/",
-        data={"csrf_token": csrf_token(form.text), "username_from": "email-local"},
-        files={"file": ("r.csv", b"email\nhelp1@example.edu\n", "text/csv")},
-    )
+    first = upload_page(hub, session, "formhelp", b"email\nhelp1@example.edu\n")
     session.post(first.url + "/apply", data={"csrf_token": csrf_token(first.text)})
-    again = session.post(
-        hub.service_url + "courses/formhelp/roster/",
-        data={"csrf_token": csrf_token(form.text), "username_from": "email-local"},
-        files={"file": ("r.csv", b"email\nhelp1@example.edu\n", "text/csv")},
-    )
+    again = upload_page(hub, session, "formhelp", b"email\nhelp1@example.edu\n")
     assert "Nothing to change: everyone in the file is enrolled already." in again.text
     assert '<button type="submit">Apply</button>' not in again.text

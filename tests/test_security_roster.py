@@ -32,6 +32,7 @@ from tests.hubusers import (
     make_course,
     roster_csv,
     sign_in,
+    upload_page,
     user_token,
 )
 
@@ -59,16 +60,6 @@ def all_groups(hub) -> dict[str, list[str]]:
 
 def hub_user(hub, name: str) -> dict:
     return hub.admin().get(f"{hub.api_url}/users/{name}").json()
-
-
-def upload_page(hub, session, slug: str, data: bytes, **fields) -> requests.Response:
-    """Upload a roster through the course's roster page; return the preview page."""
-    form = session.get(hub.service_url + f"courses/{slug}/roster/")
-    return session.post(
-        hub.service_url + f"courses/{slug}/roster/",
-        data={"csrf_token": csrf_token(form.text), "username_from": "email-local", **fields},
-        files={"file": ("roster.csv", data, "text/csv")},
-    )
 
 
 def test_admin_columns_and_group_names_never_reach_the_hub(hub):
