@@ -27,7 +27,7 @@ from flask import (
 )
 from flask_wtf.csrf import CSRFError
 
-from .courses import staff_groups
+from .courses import staff_groups, staff_users
 from .extensions import csrf
 from .hub import HubError, Identity
 from .hubclient import hub_client
@@ -41,11 +41,16 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 @dataclass(frozen=True)
 class Instructor:
-    """The person behind this request, checked against the Hub."""
+    """The person behind this request, checked against the Hub.
+
+    `instructor`: in a service-wide instructor group (or a Hub admin), so may create courses.
+    Others get in only as teaching staff of a course, and act on those courses alone.
+    """
 
     name: str
     admin: bool
     groups: tuple[str, ...]
+    instructor: bool = False
 
 
 class Unauthorized(Exception):
@@ -167,15 +172,24 @@ def check_instructor(name: str) -> Instructor:
     cached = cache.get(name, ttl)
     if cached is None:
         model = hub_client().get_user(name)
-        allowed = set(current_app.config["HUBCLASS_INSTRUCTOR_GROUPS"]) | staff_groups()
-        if model and (model.get("admin") or allowed.intersection(model.get("groups") or ())):
-            cached = Instructor(name, bool(model.get("admin")), tuple(model.get("groups") or ()))
-        else:
-            cached = False
+        cached = _as_instructor(model) if model else False
         cache.put(name, cached)
     if not cached:
         raise NotAnInstructor(name)
     return cached
+
+
+def _as_instructor(model: dict) -> Instructor | bool:
+    """Admins and instructor-group members teach; staff of some course may sign in too."""
+    name = model.get("name", "")
+    admin = bool(model.get("admin"))
+    groups = tuple(model.get("groups") or ())
+    instructor = admin or bool(
+        set(current_app.config["HUBCLASS_INSTRUCTOR_GROUPS"]).intersection(groups)
+    )
+    if instructor or staff_groups().intersection(groups) or name in staff_users():
+        return Instructor(name, admin, groups, instructor)
+    return False
 
 
 def authenticate() -> None:

@@ -17,7 +17,7 @@ from .gitsync.cli import gitsync_command
 course_cli = AppGroup("course", help="Create and list courses.")
 
 # The CLI acts as the machine's administrator; audit events say so.
-CLI_ACTOR = "cli"
+CLI_ACTOR = courses.CLI_ACTOR
 
 
 def _fail(message: str) -> None:
@@ -33,20 +33,46 @@ def _fail(message: str) -> None:
     default="",
     help="Comma-separated Hub groups whose members manage this course (Hub admins always do).",
 )
+@click.option(
+    "--adopt-group",
+    is_flag=True,
+    help="The Hub group course-SLUG exists already: make its members the course's students.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the course as JSON.")
-def course_create(slug: str, title: str, instructor_groups: str, as_json: bool) -> None:
+def course_create(
+    slug: str, title: str, instructor_groups: str, adopt_group: bool, as_json: bool
+) -> None:
     """Create a course; its students will join the Hub group course-SLUG."""
+    from .hub import HubError
+    from .hubclient import hub_client
+
+    seen: dict[str, list[str] | None] = {}
+
+    def group_members(name: str) -> list[str] | None:
+        seen[name] = hub_client().group_members(name)
+        return seen[name]
+
     try:
         course = courses.create_course(
-            slug, title, actor=CLI_ACTOR, instructor_groups=instructor_groups
+            slug,
+            title,
+            who=None,
+            instructor_groups=instructor_groups,
+            group_members=group_members,
+            adopt_group=adopt_group,
         )
-    except courses.CourseError as e:
+    except (courses.CourseError, HubError) as e:
         _fail(e.message)
     db.session.commit()
+    adopted = seen.get(course.hub_group)
     if as_json:
-        click.echo(json.dumps(courses.to_json(course)))
-    else:
-        click.echo(f"Created course {course.slug} (Hub group {course.hub_group}).")
+        click.echo(json.dumps({**courses.to_json(course), "adopted_members": adopted}))
+        return
+    click.echo(f"Created course {course.slug} (Hub group {course.hub_group}).")
+    if adopted is not None:
+        click.echo(f"Adopted the existing group; its {len(adopted)} members are the students:")
+        for name in adopted:
+            click.echo(f"  {name}")
 
 
 @course_cli.command("list")

@@ -15,7 +15,7 @@ from .roster import RosterError
 
 log = logging.getLogger(__name__)
 
-COURSE_ERROR_STATUS = {"not_found": 404, "exists": 409}
+COURSE_ERROR_STATUS = {"not_found": 404, "exists": 409, "group_exists": 409, "not_allowed": 403}
 
 
 def _respond(status: int, code: str, title: str, message: str):

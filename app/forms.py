@@ -17,12 +17,17 @@ class NewCourseForm(FlaskForm):
 
 
 class CourseStaffForm(FlaskForm):
+    staff_users = StringField(
+        "Teaching assistants and co-instructors (Hub usernames)",
+        validators=[Length(max=5000)],
+        description="Comma-separated, e.g. ta1, ta2. They manage this course only.",
+    )
     instructor_groups = StringField(
         "Hub groups whose members also manage this course",
         validators=[Length(max=1000)],
-        description="Comma-separated, e.g. data100-tas. Hub admins and the course's creator "
-        "always can. On a Hub that lets only instructors reach Hubclass, your Hub admin also "
-        "adds these groups to the hubclass-instructors role.",
+        description="Comma-separated, e.g. data100-tas: groups you are in yourself (a Hub "
+        "admin can name any group). On a Hub that lets only instructors reach Hubclass, your "
+        "Hub admin also gives these people the hubclass-instructors role.",
     )
 
 

@@ -321,6 +321,11 @@ class HubClient:
                 return None
             raise
 
+    def group_members(self, name: str) -> list[str] | None:
+        """Return the members of a group, or None when the Hub has no such group."""
+        group = self.get_group(name)
+        return None if group is None else list(group.get("users") or ())
+
     def ensure_group(self, name: str) -> bool:
         """Create the group if missing; return True when it was created now."""
         response = self.request(

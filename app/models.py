@@ -27,11 +27,38 @@ class Course(Model):
     hub_group: Mapped[str] = mapped_column(String(255))
     # Hub groups whose members teach this course, besides the service-wide instructor groups.
     instructor_groups: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Hub usernames of teaching staff named one by one (TAs), besides the staff groups.
+    staff_users: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    created_by: Mapped[str] = mapped_column(String(255))
+    # The instructor who created it; None for a course made on the command line, which no
+    # Hub user owns (a Hub user called "cli" must not manage such courses).
+    created_by: Mapped[str | None] = mapped_column(String(255))
 
     def __repr__(self) -> str:
         return f"<Course {self.slug!r}>"
+
+
+class HubAccount(Model):
+    """A Hub account that Hubclass itself created, and for which course.
+
+    Only such accounts may ever be deleted by a roster: an account the Hub had before (a
+    researcher, an admin's test user) can at most leave a course's group.
+    """
+
+    __tablename__ = "hub_account"
+
+    username: Mapped[str] = mapped_column(String(255), primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id"), index=True)
+    # The Hub's own `created` time of the account as it answered the creation: an account
+    # deleted and made again outside Hubclass has another one, and is no longer ours.
+    # None for accounts recorded from roster history, which are judged by `recorded_at`.
+    hub_created: Mapped[str | None] = mapped_column(String(40))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    course: Mapped[Course] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<HubAccount {self.username!r} of {self.course_id}>"
 
 
 class AuditEvent(Model):

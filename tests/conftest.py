@@ -66,6 +66,26 @@ def runner(app):
     return app.test_cli_runner()
 
 
+@pytest.fixture
+def hub_app(hub, tmp_path: Path):
+    """An app on a fresh, migrated SQLite database that talks to the real test Hub."""
+    application = create_app(
+        from_env(
+            hub_env(
+                api_url=hub.api_url,
+                JUPYTERHUB_API_TOKEN=hub.service_token,
+                HUBCLASS_DATA_DIR=str(tmp_path / "data"),
+            )
+        )
+    )
+    application.config["TESTING"] = True
+    with application.app_context():
+        upgrade()
+        yield application
+        db.session.remove()
+        db.engine.dispose()
+
+
 @pytest.fixture(autouse=True)
 def _no_hub_env_leak(monkeypatch):
     # Tests build their own environments; a developer's shell must not change their outcome.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import time
 
@@ -9,10 +10,17 @@ import pytest
 import requests
 
 from app import courses
+from app.auth import Instructor
 from app.extensions import db
 from app.models import AuditEvent
 from tests.conftest import TEST_AUTH_CACHE_SECONDS
 from tests.hubusers import csrf_token, sign_in, user_token
+
+TEACHER = Instructor("teacher", admin=False, groups=("instructors",), instructor=True)
+
+
+def NO_GROUPS(name: str) -> None:  # noqa: N802 - a stand-in for a Hub with no such group
+    return None
 
 
 @pytest.mark.parametrize(
@@ -21,23 +29,26 @@ from tests.hubusers import csrf_token, sign_in, user_token
 )
 def test_unsafe_slugs_are_refused_with_a_reason(app, slug):
     with pytest.raises(courses.CourseError) as caught:
-        courses.create_course(slug, "T", actor="teacher")
+        courses.create_course(slug, "T", who=TEACHER, group_members=NO_GROUPS)
     assert caught.value.code == "invalid_slug"
     assert "lowercase" in caught.value.message
 
 
 def test_create_course_records_an_audit_event(app):
-    course = courses.create_course("data100", "Data 100", actor="teacher")
+    course = courses.create_course("data100", "Data 100", who=TEACHER, group_members=NO_GROUPS)
     db.session.commit()
     assert course.hub_group == "course-data100"
+    assert course.created_by == "teacher"
     event = db.session.scalars(db.select(AuditEvent)).one()
     assert (event.actor, event.action, event.target) == ("teacher", "course.create", "data100")
     with pytest.raises(courses.CourseError) as caught:
-        courses.create_course("data100", "Again", actor="teacher")
+        courses.create_course("data100", "Again", who=TEACHER, group_members=NO_GROUPS)
     assert caught.value.code == "exists"
 
 
-def test_cli_create_and_list(runner):
+@pytest.mark.hub
+def test_cli_create_and_list(hub_app):
+    runner = hub_app.test_cli_runner()
     result = runner.invoke(args=["course", "create", "intro", "--title", "Intro to Python"])
     assert result.exit_code == 0, result.output
     assert "course-intro" in result.output
@@ -142,58 +153,81 @@ def test_instructors_manage_only_their_own_courses_until_given_a_group(hub):
     assert "mine" not in [c["slug"] for c in requests.get(base, headers=other).json()["courses"]]
     assert requests.get(f"{base}/mine", headers=admin).status_code == 200  # Hub admins see all
 
-    # The owner names a staff group on the course page: its members manage the course too.
-    ensure_users(hub, ["teacher-b"], groups=["mine-staff"])
+    # The owner adds teacher-b by username on the course page: teacher-b manages it too.
     session, page = sign_in(hub, "instructor", "courses/mine")
-    saved = session.post(
-        hub.service_url + "courses/mine/staff",
-        data={"instructor_groups": "mine-staff", "csrf_token": csrf_token(page.text)},
+    token = csrf_token(page.text)
+
+    def save_staff(who: requests.Session, users: str = "", groups: str = "") -> str:
+        return html.unescape(
+            who.post(
+                hub.service_url + "courses/mine/staff",
+                data={"staff_users": users, "instructor_groups": groups, "csrf_token": token},
+            ).text
+        )
+
+    assert "Teaching staff saved" in save_staff(session, users="teacher-b")
+    assert requests.get(f"{base}/mine", headers=other).json()["staff_users"] == ["teacher-b"]
+    assert "The Hub has no user 'nobody-here'" in save_staff(session, users="nobody-here")
+    assert "is not a Hub group name" in save_staff(session, groups="ok, <b>bad</b>")
+    assert "group of students" in save_staff(session, groups="course-mine")
+    # A group the instructor is not in would hand its members this course: only admins may.
+    ensure_users(hub, ["teacher-c"], groups=["mine-staff", "service-visitors"])
+    refused = save_staff(session, users="teacher-b", groups="mine-staff")
+    assert "You are not in the Hub group 'mine-staff'" in refused
+    assert requests.get(f"{base}/mine", headers=other).json()["instructor_groups"] == []
+    admin_session, admin_page = sign_in(hub, "hubadmin", "courses/mine")
+    token = csrf_token(admin_page.text)
+    assert "Teaching staff saved" in save_staff(admin_session, groups="mine-staff")
+    assert "No Hub group is called no-such-group" in save_staff(
+        admin_session, groups="mine-staff, no-such-group"
     )
-    assert "Teaching staff saved" in saved.text
-    time.sleep(TEST_AUTH_CACHE_SECONDS + 0.5)  # teacher-b's groups are re-read from the Hub
-    assert requests.get(f"{base}/mine", headers=other).json()["instructor_groups"] == ["mine-staff"]
-    bad = session.post(
-        hub.service_url + "courses/mine/staff",
-        data={"instructor_groups": "ok, <b>bad</b>", "csrf_token": csrf_token(page.text)},
-    )
-    assert "is not a Hub group name" in bad.text
-    students = session.post(
-        hub.service_url + "courses/mine/staff",
-        data={"instructor_groups": "course-mine", "csrf_token": csrf_token(page.text)},
-    )
-    assert "group of students" in students.text
-    missing = session.post(
-        hub.service_url + "courses/mine/staff",
-        data={
-            "instructor_groups": "mine-staff, no-such-group",
-            "csrf_token": csrf_token(page.text),
-        },
-    )
-    assert "No Hub group is called no-such-group" in missing.text
+    third = {"Authorization": f"token {user_token(hub, 'teacher-c')}"}
+    time.sleep(TEST_AUTH_CACHE_SECONDS + 0.5)  # teacher-c's groups are re-read from the Hub
+    assert requests.get(f"{base}/mine", headers=third).status_code == 200
 
 
 @pytest.mark.hub
-def test_teaching_staff_outside_the_instructors_group_get_in_and_are_never_removed(hub):
+def test_teaching_staff_act_on_their_course_only_and_are_never_removed(hub):
     from tests.hubusers import api as api_session
-    from tests.hubusers import ensure_users, hub_group, make_course, post_roster, roster_csv
+    from tests.hubusers import ensure_users, make_course, post_roster, roster_csv
 
-    # The TA is in the course's staff group and may reach the service, but is not an instructor.
-    ensure_users(hub, ["ta-only"], groups=["solo-tas", "service-visitors"])
+    # The TA may reach the service (some Hubs let everyone) but is not an instructor.
+    ensure_users(hub, ["ta-only"], groups=["service-visitors"])
     owner = api_session(hub)
     make_course(hub, owner, "solo")
+    make_course(hub, owner, "solo-other")
     post_roster(hub, owner, "solo", roster_csv(["ta-only", "solostu"]), apply=1)
     ta = {"Authorization": f"token {user_token(hub, 'ta-only')}"}
-    assert requests.get(hub.service_url + "api/v1/courses/solo", headers=ta).status_code == 403
+    base = hub.service_url + "api/v1/courses"
+    assert requests.get(f"{base}/solo", headers=ta).status_code == 403
 
     session, page = sign_in(hub, "instructor", "courses/solo")
-    session.post(
+    saved = session.post(
         hub.service_url + "courses/solo/staff",
-        data={"instructor_groups": "solo-tas", "csrf_token": csrf_token(page.text)},
+        data={"staff_users": "ta-only", "csrf_token": csrf_token(page.text)},
     )
+    assert "Teaching staff saved" in saved.text
     time.sleep(TEST_AUTH_CACHE_SECONDS + 0.5)
-    assert requests.get(hub.service_url + "api/v1/courses/solo", headers=ta).status_code == 200
+    assert requests.get(f"{base}/solo", headers=ta).status_code == 200
+    # Staff of one course: not another course, no new courses, no new staff.
+    assert requests.get(f"{base}/solo-other", headers=ta).status_code == 404
+    assert [c["slug"] for c in requests.get(base, headers=ta).json()["courses"]] == ["solo"]
+    created = requests.post(base, json={"slug": "ta-made"}, headers=ta)
+    assert created.status_code == 403
+    assert created.json()["error"]["code"] == "not_allowed"
+    ta_session, ta_page = sign_in(hub, "ta-only", "courses/solo")
+    assert "New course" not in sign_in(hub, "ta-only")[1].text
+    assert 'action="/services/hubclass/courses/solo/staff"' not in ta_page.text
+    grab = ta_session.post(
+        hub.service_url + "courses/solo/staff",
+        data={"staff_users": "ta-only, solostu", "csrf_token": csrf_token(ta_page.text)},
+    )
+    assert "Only the course&#39;s instructors and Hub admins" in grab.text
+    assert requests.get(f"{base}/solo", headers=owner.headers).json()["staff_users"] == ["ta-only"]
+
     result = post_roster(
         hub, owner, "solo", roster_csv(["solostu"]), remove="delete", apply=1, confirm="solo"
     )
-    assert [p["username"] for p in result["protected"]] == ["ta-only"]
-    assert "ta-only" in hub_group(hub, "solo-tas")
+    assert result["protected"] == [
+        {"username": "ta-only", "reason": "teaching staff of a course"}
+    ]

@@ -10,12 +10,12 @@ import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from app.hub import HubClient, HubError
+from app.roster.protection import Safeguards, account_kept, never_removed, person
 
 log = logging.getLogger(__name__)
-
-COURSE_GROUP_PREFIX = "course-"
 
 
 @dataclass
@@ -27,6 +27,10 @@ class Intent:
     remove: list[str]
     remove_mode: str  # none | group | delete
     instructor_groups: frozenset[str] = frozenset()
+    staff_users: frozenset[str] = frozenset()
+    # Accounts Hubclass created for this course, each with the Hub's `created` time it had
+    # then (None: recorded from history, to be created no later than `recorded_before`).
+    created_here: Mapping[str, tuple[str | None, datetime]] = field(default_factory=dict)
     # This course's section groups (from its enrollments and this file): the only course-*
     # groups besides course_group that belong to it. A slug may contain hyphens, so a prefix
     # test cannot tell course-data100-fall (another course) from a section of data100.
@@ -36,12 +40,46 @@ class Intent:
     def own_groups(self) -> frozenset[str]:
         return self.section_groups | {self.course_group}
 
+    def safeguards(self, users: Mapping[str, Mapping]) -> Safeguards:
+        """The protection rules, with "created here" checked against the Hub's accounts now."""
+        return Safeguards(
+            own_groups=self.own_groups,
+            staff_groups=self.instructor_groups,
+            staff_users=self.staff_users,
+            created_here=frozenset(
+                name
+                for name, (hub_created, recorded) in self.created_here.items()
+                if name in users and still_ours(users[name].get("created"), hub_created, recorded)
+            ),
+        )
+
+
+def still_ours(created: str | None, hub_created: str | None, recorded: datetime) -> bool:
+    """Tell whether the Hub's account is the one Hubclass created, not a later namesake.
+
+    An account deleted and made again outside Hubclass has a new `created` time. Accounts
+    recorded from roster history carry no such time: they must be older than the record.
+    """
+    if not created:
+        return False
+    if hub_created is not None:
+        return created == hub_created
+    try:
+        when = datetime.fromisoformat(created)
+    except ValueError:
+        return False
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC).replace(tzinfo=None)
+    return when <= recorded
+
 
 @dataclass
 class Outcome:
     """Per-username results: created | added | removed | deleted | failed: <reason>."""
 
     results: dict[str, str] = field(default_factory=dict)
+    # The Hub's `created` time of each account created now, so it can be known again later.
+    hub_created: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def failed(self) -> list[str]:
@@ -58,34 +96,26 @@ def section_group(course_group: str, section: str) -> str:
     return f"{course_group}--{slug}"
 
 
-def _protected(model: Mapping | None, intent: Intent) -> str | None:
-    """Say why a user must not be removed now (read from the Hub at apply time), or None.
-
-    The same rules as the plan's: "another course" protects only from deletion.
-    """
-    if model is None:
-        return None
-    groups = set(model.get("groups") or ())
-    if model.get("admin"):
-        return "a Hub admin"
-    if intent.instructor_groups & groups:
-        return "an instructor"
-    other = any(g.startswith(COURSE_GROUP_PREFIX) and g not in intent.own_groups for g in groups)
-    if other and intent.remove_mode == "delete":
-        return "enrolled in another course"
-    return None
-
-
 def apply_intent(
-    client: HubClient, intent: Intent, *, hub_users: Mapping[str, Mapping] | None = None
+    client: HubClient,
+    intent: Intent,
+    *,
+    hub_users: Mapping[str, Mapping] | None = None,
+    group_roles: Mapping[str, list[str]] | None = None,
 ) -> Outcome:
-    """Bring the Hub to the intent. `hub_users` is a complete listing taken just before, if any."""
+    """Bring the Hub to the intent.
+
+    `hub_users` and `group_roles` are complete listings taken just before, if any; otherwise
+    they are read now, so protection is judged on the Hub's current state.
+    """
     outcome = Outcome()
     users: dict[str, dict] = (
         {name: dict(u) for name, u in hub_users.items()}
         if hub_users is not None
         else {u["name"]: u for u in client.list_users()}
     )
+    if group_roles is None:
+        group_roles = {g["name"]: list(g.get("roles") or ()) for g in client.list_groups()}
 
     def fail(names: Iterable[str], error: HubError) -> None:
         for name in names:
@@ -100,6 +130,7 @@ def apply_intent(
             for model in client.create_users(batch):
                 users[model["name"]] = model
                 outcome.results[model["name"]] = "created"
+                outcome.hub_created[model["name"]] = model.get("created")
         except HubError as e:
             log.warning("Creating users failed: %r", e.message)
             fail([n for n in batch if n not in users], e)
@@ -127,27 +158,37 @@ def apply_intent(
 
     # 3. Removal, only when asked; the Hub's fresh state decides who is protected.
     if intent.remove_mode != "none":
-        _remove(client, intent, users, outcome)
+        _remove(client, intent, users, group_roles, outcome)
 
     return outcome
 
 
-def _remove(client: HubClient, intent: Intent, users: dict, outcome: Outcome) -> None:
-    leaving = []
+def _remove(
+    client: HubClient,
+    intent: Intent,
+    users: dict,
+    group_roles: Mapping[str, list[str]],
+    outcome: Outcome,
+) -> None:
+    guards = intent.safeguards(users)
+    leaving, deleting = [], []
     for name in intent.remove:
-        reason = _protected(users.get(name), intent)
+        if name not in users:
+            continue
+        who = person(users[name], group_roles)
+        reason = never_removed(name, who, guards)
         if reason:
             outcome.results[name] = f"failed: not removed, {reason}"
-        elif name in users:
+        elif intent.remove_mode == "delete" and not account_kept(name, who, guards):
+            deleting.append(name)
+        else:
             leaving.append(name)
-    if intent.remove_mode == "delete":
-        for name in leaving:
-            try:
-                client.delete_user(name)  # the Hub never deletes home folders
-                outcome.results[name] = "deleted"
-            except HubError as e:
-                outcome.results[name] = f"failed: {e.message}"
-        return
+    for name in deleting:
+        try:
+            client.delete_user(name)  # the Hub never deletes home folders
+            outcome.results[name] = "deleted"
+        except HubError as e:
+            outcome.results[name] = f"failed: {e.message}"
     own = [intent.course_group, *sorted(intent.section_groups)]
     for group in own:
         members = [n for n in leaving if group in (users[n].get("groups") or ())]

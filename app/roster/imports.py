@@ -7,33 +7,54 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import select
 
 from app import audit
-from app.courses import staff_groups
+from app.courses import staff_groups, staff_users
 from app.extensions import db
 from app.hub import HubClient
 from app.hubclient import hub_client
-from app.models import Course, Enrollment, RosterImport
-from app.roster.apply import Intent, apply_intent, section_group
+from app.models import Course, Enrollment, HubAccount, RosterImport
+from app.roster.apply import Intent, apply_intent, section_group, still_ours
 from app.roster.parse import ColumnMapping, RosterError, parse_roster
 from app.roster.plan import Plan, make_plan
+from app.roster.protection import person
 from app.timeutil import utcnow
 
 
 @dataclass(frozen=True)
-class HubUser:
-    """The part of a Hub user model the plan reads."""
+class HubState:
+    """Every Hub user and the roles each Hub group grants, from complete paginated listings."""
 
-    admin: bool
-    groups: tuple[str, ...]
+    users: dict[str, dict]
+    group_roles: dict[str, list[str]]
 
 
-def _hub_snapshot(client: HubClient) -> dict[str, dict]:
-    """Every Hub user, from a complete paginated listing (never a truncated one)."""
-    return {user["name"]: user for user in client.list_users()}
+def _hub_snapshot(client: HubClient) -> HubState:
+    """Read the Hub's users and groups (never from a truncated listing)."""
+    return HubState(
+        users={user["name"]: user for user in client.list_users()},
+        group_roles={g["name"]: list(g.get("roles") or ()) for g in client.list_groups()},
+    )
+
+
+def _accounts_created_for(course: Course) -> dict[str, tuple[str | None, datetime]]:
+    """The Hub accounts Hubclass created for this course: name -> (Hub `created`, recorded)."""
+    return {
+        a.username: (a.hub_created, a.recorded_at)
+        for a in db.session.scalars(select(HubAccount).where(HubAccount.course_id == course.id))
+    }
+
+
+def _still_created_here(course: Course, users: dict[str, dict]) -> set[str]:
+    return {
+        name
+        for name, (hub_created, recorded) in _accounts_created_for(course).items()
+        if name in users and still_ours(users[name].get("created"), hub_created, recorded)
+    }
 
 
 def _instructor_groups() -> set[str]:
@@ -100,7 +121,7 @@ def preview(
     remove: str = "none",
     mapping: dict | None = None,
     client: HubClient | None = None,
-    users: dict[str, dict] | None = None,
+    hub: HubState | None = None,
 ) -> tuple[RosterImport, Plan]:
     """Read the file, compare it with the course and the Hub, and keep the preview."""
     parsed = parse_roster(
@@ -110,21 +131,20 @@ def preview(
         max_rows=current_app.config.get("HUBCLASS_ROSTER_MAX_ROWS", 20_000),
     )
     client = client or hub_client()
-    users = users if users is not None else _hub_snapshot(client)
+    hub = hub if hub is not None else _hub_snapshot(client)
     sections = {s for row in parsed.rows for s in row.sections}
     plan = make_plan(
         parsed,
         rule=rule,
         pattern=current_app.config.get("HUBCLASS_USERNAME_PATTERN"),
-        enrolled=_enrolled(course, users),
-        hub_users={
-            name: HubUser(bool(u.get("admin")), tuple(u.get("groups") or ()))
-            for name, u in users.items()
-        },
+        enrolled=_enrolled(course, hub.users),
+        hub_users={name: person(u, hub.group_roles) for name, u in hub.users.items()},
         instructor_groups=_instructor_groups(),
         course_group=course.hub_group,
         remove=remove,
         section_groups=_section_groups(course, sections),
+        staff_users=staff_users(),
+        created_here=_still_created_here(course, hub.users),
     )
     record = RosterImport(
         course=course,
@@ -164,7 +184,7 @@ def apply(
     actor: str,
     confirm: str | None = None,
     client: HubClient | None = None,
-    users: dict[str, dict] | None = None,
+    hub: HubState | None = None,
 ) -> RosterImport:
     """Apply a previewed import to the Hub; applying again retries what failed."""
     course = record.course
@@ -190,9 +210,17 @@ def apply(
         remove_mode=record.remove_mode,
         instructor_groups=frozenset(_instructor_groups()),
         section_groups=_section_groups(course, sections),
+        staff_users=frozenset(staff_users()),
+        created_here=_accounts_created_for(course),
     )
-    outcome = apply_intent(client or hub_client(), intent, hub_users=users)
+    outcome = apply_intent(
+        client or hub_client(),
+        intent,
+        hub_users=hub.users if hub else None,
+        group_roles=hub.group_roles if hub else None,
+    )
     _record_enrollments(course, enrol, outcome.results, record.remove_mode)
+    _record_accounts(course, outcome.results, outcome.hub_created)
     results = {**(record.results or {}), **outcome.results}
     # A retry that succeeds replaces an earlier failure of the same student.
     record.results = results
@@ -247,6 +275,26 @@ def _record_enrollments(
             existing[name].removed_at = now
 
 
+def _record_accounts(
+    course: Course, results: dict[str, str], hub_created: dict[str, str | None]
+) -> None:
+    """Remember the accounts created for this course; forget the ones deleted."""
+    for name, result in results.items():
+        if result not in ("created", "deleted"):
+            continue
+        account = db.session.get(HubAccount, name)
+        if result == "deleted":
+            if account is not None:
+                db.session.delete(account)
+            continue
+        if account is None:
+            account = HubAccount(username=name)
+            db.session.add(account)
+        account.course = course
+        account.hub_created = hub_created.get(name)
+        account.recorded_at = utcnow()
+
+
 def import_file(
     course: Course,
     data: bytes,
@@ -264,13 +312,13 @@ def import_file(
     kept even when applying fails; this is the one use case that commits twice.
     """
     client = hub_client()
-    users = _hub_snapshot(client)
+    hub = _hub_snapshot(client)
     record, _ = preview(
-        course, data, filename, actor=actor, rule=rule, remove=remove, client=client, users=users
+        course, data, filename, actor=actor, rule=rule, remove=remove, client=client, hub=hub
     )
     db.session.commit()
     if apply_now:
-        apply(record, actor=actor, confirm=confirm, client=client, users=users)
+        apply(record, actor=actor, confirm=confirm, client=client, hub=hub)
         db.session.commit()
     return record
 
@@ -304,7 +352,10 @@ def result_json(record: RosterImport) -> dict:
         "invalid": plan["invalid"],
         "duplicates": plan["duplicates"],
         "skipped": plan["skipped"],
+        "create": plan.get("create", []),
+        "enrol_existing": plan.get("enrol_existing", []),
         "protected": plan.get("protected", []),
+        "account_kept": plan.get("account_kept", []),
         "needs_confirmation": plan.get("needs_confirmation", False),
         "notes": plan.get("file_notes", []) + plan.get("notes", []),
         "applied": record.status in ("applied", "partial"),

@@ -7,26 +7,16 @@ paginated listing). Nothing here changes anything; the plan is what the instruct
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from app.roster.parse import ParsedRoster, RosterError, RosterRow, SkippedRow
+from app.roster.protection import HubUserInfo, Safeguards, account_kept, never_removed
 from app.roster.usernames import DEFAULT_RULE, has_column, make_resolver, parse_rule, printable
 
 REMOVE_MODES = ("none", "group", "delete")
 MAX_REMOVE_SHARE = 0.10
-COURSE_GROUP_PREFIX = "course-"
-
-
-class HubUserInfo(Protocol):
-    """What the plan needs to know about a Hub user."""
-
-    @property
-    def admin(self) -> bool: ...
-
-    @property
-    def groups(self) -> Sequence[str]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,16 +32,21 @@ class Enrolment:
 
 @dataclass(frozen=True, slots=True)
 class Removal:
-    """An enrolled student missing from the file; acted on only when removal is chosen."""
+    """An enrolled student missing from the file; acted on only when removal is chosen.
+
+    `account_kept` says why their Hub account is not deleted although deletion was chosen:
+    they leave the course's groups only.
+    """
 
     username: str
     hub_exists: bool
     in_group: bool
+    account_kept: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class ProtectedUser:
-    """Would be removed, but never is: an admin, an instructor, or in another course."""
+    """Would be removed, but never is: an admin, a role holder, an instructor or staff."""
 
     username: str
     reason: str
@@ -160,6 +155,16 @@ class Plan:
         return {
             "create": [e.username for e in self.add if e.action == "create"],
             "enrol_existing": [e.username for e in self.add if e.action != "create"],
+            "delete": [
+                r.username
+                for r in self.remove
+                if self.remove_mode == "delete" and not r.account_kept
+            ],
+            "account_kept": [
+                {"username": r.username, "reason": r.account_kept}
+                for r in self.remove
+                if r.account_kept
+            ],
             "protected": [{"username": p.username, "reason": p.reason} for p in self.protected],
             "collisions": [
                 {"username": c.username, "rows": list(c.rows), "values": list(c.values)}
@@ -184,12 +189,14 @@ def make_plan(
     remove: str = "none",
     max_remove_share: float = MAX_REMOVE_SHARE,
     section_groups: Collection[str] = (),
+    staff_users: Collection[str] = (),
+    created_here: Collection[str] = (),
 ) -> Plan:
     """Compare the file with the course; `section_groups` are this course's own sub-groups.
 
     `hub_users` must come from a complete listing: a user missing from it counts as absent.
-    Any `course-*` group other than `course_group` and `section_groups` is another course, and
-    its members are never removed.
+    `instructor_groups` and `staff_users` are never removed; an account is deleted only when
+    it is in `created_here` (Hubclass created it for this course) and no other group holds it.
     """
     if remove not in REMOVE_MODES:
         raise RosterError(
@@ -241,44 +248,30 @@ def make_plan(
             action = "create" if info is None else "enrol existing"
             plan.add.append(Enrolment(username, row, action, info is not None, in_group))
 
-    own_groups = {course_group, *section_groups}
+    guards = Safeguards(
+        own_groups=frozenset({course_group, *section_groups}),
+        staff_groups=frozenset(instructor_groups),
+        staff_users=frozenset(staff_users),
+        created_here=frozenset(created_here),
+    )
     for username in sorted(enrolled_set - found.keys()):
         info = hub_users.get(username)
-        reason = _protection(info, set(instructor_groups), own_groups, remove)
-        if reason:
-            plan.protected.append(ProtectedUser(username, reason))
-        else:
+        if info is None or remove == "none":  # nothing to protect anyone from
             in_group = info is not None and course_group in info.groups
             plan.remove.append(Removal(username, info is not None, in_group))
+            continue
+        reason = never_removed(username, info, guards)
+        if reason:
+            plan.protected.append(ProtectedUser(username, reason))
+            continue
+        kept = account_kept(username, info, guards) if remove == "delete" else None
+        plan.remove.append(Removal(username, True, course_group in info.groups, kept))
 
     if enrolled_set:
         plan.removal_share = len(plan.remove) / len(enrolled_set)
     plan.needs_confirmation = remove != "none" and plan.removal_share > max_remove_share
     plan.notes = _notes(plan, hub_users, set(instructor_groups))
     return plan
-
-
-def _protection(
-    info: HubUserInfo | None, instructor_groups: set[str], own_groups: set[str], remove: str
-) -> str | None:
-    """Say why this removal must not touch a user, or None.
-
-    Nothing is protected when nothing is removed. Leaving this course's group takes nobody out
-    of another course, so "another course" protects only from deleting the Hub account.
-    """
-    if info is None or remove == "none":
-        return None
-    if info.admin:
-        return "a Hub admin"
-    staff = sorted(instructor_groups.intersection(info.groups))
-    if staff:
-        return f"an instructor (group {staff[0]!r})"
-    others = sorted(
-        g for g in info.groups if g.startswith(COURSE_GROUP_PREFIX) and g not in own_groups
-    )
-    if others and remove == "delete":
-        return f"enrolled in another course (group {others[0]!r})"
-    return None
 
 
 def _notes(

@@ -5,6 +5,7 @@ from flask import Blueprint, abort, request
 from .. import courses, dashboard, status
 from ..auth import current_instructor
 from ..extensions import db
+from ..hubclient import hub_client
 from ..roster import imports
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -29,8 +30,9 @@ def course_create():
     course = courses.create_course(
         str(body.get("slug", "")),
         str(body.get("title", "")),
-        actor=current_instructor().name,
+        who=current_instructor(),
         instructor_groups=",".join(map(str, body.get("instructor_groups") or [])),
+        group_members=hub_client().group_members,
     )
     db.session.commit()
     return courses.to_json(course), 201

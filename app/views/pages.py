@@ -12,11 +12,19 @@ from ..timeutil import utcnow
 bp = Blueprint("pages", __name__)
 
 
+def _course_list(form: NewCourseForm, status: int = 200):
+    me = current_instructor()
+    return render_template(
+        "courses.html",
+        courses=courses.list_courses(who=me),
+        form=form,
+        may_create=courses.can_create_courses(me),
+    ), status
+
+
 @bp.get("/")
 def course_list():
-    return render_template(
-        "courses.html", courses=courses.list_courses(who=current_instructor()), form=NewCourseForm()
-    )
+    return _course_list(NewCourseForm())
 
 
 @bp.post("/courses")
@@ -26,18 +34,17 @@ def course_create():
         for name, field_errors in form.errors.items():
             for message in field_errors:
                 flash(f"{form[name].label.text}: {message}", "error")
-        return render_template(
-            "courses.html", courses=courses.list_courses(who=current_instructor()), form=form
-        ), 400
+        return _course_list(form, 400)
     try:
         course = courses.create_course(
-            form.slug.data, form.title.data, actor=current_instructor().name
+            form.slug.data,
+            form.title.data,
+            who=current_instructor(),
+            group_members=hub_client().group_members,
         )
     except courses.CourseError as e:
         flash(e.message, "error")
-        return render_template(
-            "courses.html", courses=courses.list_courses(who=current_instructor()), form=form
-        ), 400
+        return _course_list(form, 403 if e.code == "not_allowed" else 400)
     db.session.commit()
     flash(f"Course {course.slug} created. Its students will join the Hub group {course.hub_group}.")
     return redirect(url_for("pages.course_detail", slug=course.slug))
@@ -73,7 +80,11 @@ def course_detail(slug: str):
         ago=dashboard.ago,
         show=show,
         args=args,
-        staff_form=CourseStaffForm(instructor_groups=", ".join(course.instructor_groups or ())),
+        staff_form=CourseStaffForm(
+            instructor_groups=", ".join(course.instructor_groups or ()),
+            staff_users=", ".join(course.staff_users or ()),
+        ),
+        may_change_staff=courses.can_change_staff(course, current_instructor()),
     )
 
 
@@ -83,8 +94,12 @@ def course_staff(slug: str):
     form = CourseStaffForm()
     if form.validate_on_submit():
         try:
-            courses.set_instructor_groups(
-                course, form.instructor_groups.data, actor=current_instructor().name
+            courses.set_staff(
+                course,
+                groups_text=form.instructor_groups.data,
+                users_text=form.staff_users.data,
+                who=current_instructor(),
+                hub_users_exist=_missing_hub_users,
             )
         except courses.CourseError as e:
             flash(e.message, "error")
@@ -99,6 +114,11 @@ def course_staff(slug: str):
                     "error",
                 )
     return redirect(url_for("pages.course_detail", slug=slug))
+
+
+def _missing_hub_users(names: list[str]) -> list[str]:
+    client = hub_client()
+    return [name for name in names if client.get_user(name) is None]
 
 
 @bp.get("/courses/<slug>/lab")

@@ -19,10 +19,11 @@ def sample(name: str) -> bytes:
 
 @dataclass
 class HubUser:
-    """The two facts about a Hub user that a plan reads (the Hub client's model has more)."""
+    """The facts about a Hub user that a plan reads (the Hub client's model has more)."""
 
     admin: bool = False
     groups: list[str] = field(default_factory=list)
+    roles: list[str] = field(default_factory=lambda: ["user"])
 
 
 def plan_for(

@@ -67,19 +67,57 @@ def test_removal_candidates_are_listed_even_when_removal_is_off():
     assert plan.needs_confirmation is False
 
 
-PROTECTED = [
-    # hub user, section groups of the course, reason fragment or None (removable)
-    (HubUser(admin=True), (), "a Hub admin"),
-    (HubUser(groups=["course-cs101", "instructors"]), (), "an instructor (group 'instructors')"),
-    (HubUser(groups=["course-cs101", "course-math2"]), (), "another course (group 'course-math2')"),
-    (HubUser(groups=["course-cs101", "course-cs101-lab"]), (), "course-cs101-lab"),
-    (HubUser(groups=["course-cs101", "course-cs101-lab"]), ("course-cs101-lab",), None),
-    (HubUser(groups=["course-cs101", "jupyter-users"]), (), None),
+NEVER_REMOVED = [
+    # hub user, the reason the preview gives
+    (HubUser(admin=True, roles=["admin", "user"]), "a Hub admin"),
+    (HubUser(roles=["user", "user-admins"]), "holds the Hub role 'user-admins'"),
+    (HubUser(groups=["course-cs101", "instructors"]), "an instructor (group 'instructors')"),
 ]
 
 
-@pytest.mark.parametrize(("user", "sections", "reason"), PROTECTED)
-def test_admins_instructors_and_other_courses_are_never_removed(user, sections, reason):
+@pytest.mark.parametrize("mode", ["group", "delete"])
+@pytest.mark.parametrize(("user", "reason"), NEVER_REMOVED)
+def test_admins_role_holders_and_instructors_are_never_removed(user, reason, mode):
+    parsed = parse_roster(students("ann"), "x.csv")
+
+    plan = plan_for(
+        parsed, enrolled={"ann", "zed"}, hub_users={"zed": user}, remove=mode, created_here={"zed"}
+    )
+
+    assert plan.remove == []
+    assert [p.username for p in plan.protected] == ["zed"]
+    assert reason in plan.protected[0].reason
+    assert "zed" not in plan.to_json()["remove"]
+    assert plan.details()["delete"] == []
+
+
+def test_teaching_staff_named_by_username_are_never_removed():
+    parsed = parse_roster(students("ann"), "x.csv")
+    hub = {"zed": HubUser(groups=["course-cs101"])}
+
+    plan = plan_for(
+        parsed, enrolled={"ann", "zed"}, hub_users=hub, remove="delete", staff_users={"zed"}
+    )
+
+    assert plan.remove == []
+    assert plan.protected[0].reason == "teaching staff of a course"
+
+
+ACCOUNT_KEPT = [
+    # hub user, created by Hubclass for this course, section groups, why the account stays
+    (HubUser(groups=["course-cs101"]), False, (), "not created by Hubclass for this course"),
+    (HubUser(groups=["course-cs101", "course-math2"]), True, (), "another course"),
+    (HubUser(groups=["course-cs101", "course-cs101-lab"]), True, (), "'course-cs101-lab'"),
+    (HubUser(groups=["course-cs101", "research"]), True, (), "the Hub group 'research'"),
+    (HubUser(groups=["course-cs101", "course-cs101--lab"]), True, ("course-cs101--lab",), None),
+    (HubUser(groups=["course-cs101"]), True, (), None),
+]
+
+
+@pytest.mark.parametrize(("user", "created", "sections", "reason"), ACCOUNT_KEPT)
+def test_only_accounts_hubclass_created_for_the_course_and_nobody_else_holds_are_deleted(
+    user, created, sections, reason
+):
     parsed = parse_roster(students("ann"), "x.csv")
 
     plan = plan_for(
@@ -88,16 +126,31 @@ def test_admins_instructors_and_other_courses_are_never_removed(user, sections, 
         hub_users={"zed": user},
         remove="delete",
         section_groups=sections,
+        created_here={"zed"} if created else set(),
     )
 
+    # Everyone leaves the course; only some accounts are deleted, each kept one says why.
+    assert [r.username for r in plan.remove] == ["zed"]
+    assert plan.protected == []
+    details = plan.details()
     if reason is None:
-        assert [r.username for r in plan.remove] == ["zed"]
-        assert plan.protected == []
+        assert details["delete"] == ["zed"]
+        assert details["account_kept"] == []
     else:
-        assert plan.remove == []
-        assert [p.username for p in plan.protected] == ["zed"]
-        assert reason in plan.protected[0].reason
-        assert "zed" not in plan.to_json()["remove"]
+        assert details["delete"] == []
+        assert [k["username"] for k in details["account_kept"]] == ["zed"]
+        assert reason in details["account_kept"][0]["reason"]
+
+
+def test_leaving_the_group_never_deletes_and_needs_no_creation_record():
+    parsed = parse_roster(students("ann"), "x.csv")
+    hub = {"zed": HubUser(groups=["course-cs101", "research"])}
+
+    plan = plan_for(parsed, enrolled={"ann", "zed"}, hub_users=hub, remove="group")
+
+    assert [r.username for r in plan.remove] == ["zed"]
+    assert plan.details()["delete"] == []
+    assert plan.details()["account_kept"] == []
 
 
 @pytest.mark.parametrize(
@@ -216,6 +269,8 @@ def test_details_and_enrollments_give_the_app_what_it_stores():
     assert set(details) == {
         "create",
         "enrol_existing",
+        "delete",
+        "account_kept",
         "protected",
         "collisions",
         "remove_mode",
@@ -255,13 +310,22 @@ def test_leaving_the_group_is_fine_for_students_of_other_courses_but_deleting_is
     }
 
     group = plan_for(parsed, enrolled={"ann", "zed", "ta"}, hub_users=hub, remove="group")
-    delete = plan_for(parsed, enrolled={"ann", "zed", "ta"}, hub_users=hub, remove="delete")
+    delete = plan_for(
+        parsed,
+        enrolled={"ann", "zed", "ta"},
+        hub_users=hub,
+        remove="delete",
+        created_here={"zed", "ta"},
+    )
     keep = plan_for(parsed, enrolled={"ann", "zed", "ta"}, hub_users=hub, remove="none")
 
     assert [r.username for r in group.remove] == ["zed"]  # leaves cs101, stays in math2
     assert [p.username for p in group.protected] == ["ta"]
-    assert [r.username for r in delete.remove] == []
-    assert sorted(p.username for p in delete.protected) == ["ta", "zed"]
+    # Deleting: zed leaves cs101 but keeps the account math2 still needs.
+    assert [r.username for r in delete.remove] == ["zed"]
+    assert delete.details()["delete"] == []
+    assert "another course" in delete.remove[0].account_kept
+    assert [p.username for p in delete.protected] == ["ta"]
     assert [r.username for r in keep.remove] == ["ta", "zed"]  # listed, kept: nothing removed
     assert keep.protected == []
 

@@ -1,0 +1,104 @@
+"""Whom a roster never removes, and whose Hub account it never deletes.
+
+One rule for the preview and for apply (which judges again on the Hub's state at that moment),
+so what the instructor was shown is what happens. Pure: the caller passes what it knows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+COURSE_GROUP_PREFIX = "course-"
+# Every Hub user holds the role "user"; any other role was given by a Hub admin on purpose.
+DEFAULT_ROLES = frozenset({"user"})
+
+
+class HubUserInfo(Protocol):
+    """What the roster needs to know about a Hub user."""
+
+    @property
+    def admin(self) -> bool: ...
+
+    @property
+    def groups(self) -> Sequence[str]: ...
+
+    @property
+    def roles(self) -> Sequence[str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class HubPerson:
+    """A Hub user as the roster judges them: their roles include those of their groups."""
+
+    name: str
+    admin: bool
+    groups: tuple[str, ...]
+    roles: tuple[str, ...]
+    created: str | None = None
+
+
+def person(model: Mapping, group_roles: Mapping[str, Sequence[str]]) -> HubPerson:
+    """Read a Hub user model; `group_roles` maps each Hub group to the roles it grants."""
+    groups = tuple(model.get("groups") or ())
+    roles = set(model.get("roles") or ())
+    for group in groups:
+        roles.update(group_roles.get(group, ()))
+    return HubPerson(
+        name=model.get("name", ""),
+        admin=bool(model.get("admin")),
+        groups=groups,
+        roles=tuple(sorted(roles)),
+        created=model.get("created"),
+    )
+
+
+@dataclass(frozen=True)
+class Safeguards:
+    """What protects people from one course's roster."""
+
+    # The course's student group and its section groups: the only groups a roster touches.
+    own_groups: frozenset[str]
+    # Service-wide instructor groups and every course's teaching-staff groups.
+    staff_groups: frozenset[str] = frozenset()
+    # Teaching staff named by username, in any course.
+    staff_users: frozenset[str] = frozenset()
+    # Accounts Hubclass created for this course and that are still those accounts.
+    created_here: frozenset[str] = frozenset()
+
+
+def never_removed(name: str, info: HubUserInfo, guards: Safeguards) -> str | None:
+    """Say why this person never leaves the course by a roster, or None.
+
+    A Hub role can grant admin scopes (`admin:users` through a role or a group's role), and the
+    Hub does not let a service read what a role grants: every role beyond "user" counts.
+    """
+    if info.admin:
+        return "a Hub admin"
+    roles = sorted(set(info.roles) - DEFAULT_ROLES)
+    if roles:
+        return f"holds the Hub role {roles[0]!r} (a role may grant admin rights)"
+    staff = sorted(guards.staff_groups.intersection(info.groups))
+    if staff:
+        return f"an instructor (group {staff[0]!r})"
+    if name in guards.staff_users:
+        return "teaching staff of a course"
+    return None
+
+
+def account_kept(name: str, info: HubUserInfo, guards: Safeguards) -> str | None:
+    """Say why deleting this person's Hub account is refused (they only leave the group), or None.
+
+    Hubclass deletes only accounts it created for this course, and only while no other course
+    or Hub group outside this course holds them.
+    """
+    if name not in guards.created_here:
+        return "the account was not created by Hubclass for this course"
+    others = sorted(g for g in info.groups if g not in guards.own_groups)
+    courses = [g for g in others if g.startswith(COURSE_GROUP_PREFIX)]
+    if courses:
+        return f"enrolled in another course (group {courses[0]!r})"
+    if others:
+        return f"also in the Hub group {others[0]!r}"
+    return None
