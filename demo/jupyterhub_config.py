@@ -118,6 +118,16 @@ if os.environ.get("HUBCLASS_HUB_ADMIN_TOKEN"):
             "services": ["test-admin"],
         }
     )
+    # An admin in effect without the admin flag, through a role and through a group's role:
+    # a roster must protect them like admins.
+    roles.append(
+        {
+            "name": "test-user-admins",
+            "scopes": ["admin:users"],
+            "users": ["roleadmin"],
+            "groups": ["user-admins"],
+        }
+    )
     # Some hubs let everyone reach every service; the suite checks Hubclass refuses them itself.
     roles.append(
         {

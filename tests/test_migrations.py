@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from datetime import datetime
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -11,6 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import current_app
 from flask_migrate import downgrade, upgrade
+from sqlalchemy import text
 
 from app import create_app
 from app.config import from_env
@@ -71,3 +74,51 @@ def test_flask_db_upgrade_works_from_the_command_line(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "data" / "hubclass.sqlite").exists()
+
+
+def test_upgrade_keeps_the_accounts_earlier_imports_created_and_frees_the_name_cli(app):
+    downgrade(revision="0003")
+    with db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO course (id, slug, title, hub_group, instructor_groups, created_at,"
+                " created_by) VALUES (1, 'old', 'Old', 'course-old', '[]', :at, 'cli'),"
+                " (2, 'web', 'Web', 'course-web', '[]', :at, 'teacher')"
+            ),
+            {"at": datetime(2026, 9, 1)},
+        )
+        for import_id, (course, at, results) in enumerate(
+            [
+                (1, datetime(2026, 9, 2), {"made": "created", "joined": "added"}),
+                (2, datetime(2026, 9, 3), {"made": "created", "other": "created"}),
+                (2, None, {"never": "created"}),  # previewed only: nothing was created
+            ],
+            start=1,
+        ):
+            conn.execute(
+                text(
+                    "INSERT INTO roster_import (id, course_id, created_at, created_by, filename,"
+                    " sha256, size, file_format, encoding, mapping, username_rule, remove_mode,"
+                    " plan, status, applied_at, results) VALUES (:id, :course, :at, 't', 'r.csv',"
+                    " '0', 1, 'generic', 'utf-8', '{}', 'email-local', 'none', '{}', 'applied',"
+                    " :applied, :results)"
+                ),
+                {
+                    "id": import_id,
+                    "course": course,
+                    "at": datetime(2026, 9, 1),
+                    "applied": at,
+                    "results": json.dumps(results),
+                },
+            )
+
+    upgrade()
+
+    with db.engine.connect() as conn:
+        creators = dict(conn.execute(text("SELECT slug, created_by FROM course")).all())
+        accounts = conn.execute(
+            text("SELECT username, course_id, hub_created FROM hub_account ORDER BY username")
+        ).all()
+    assert creators == {"old": None, "web": "teacher"}
+    # The newest creation of a name wins: it was deleted and made again for course 2.
+    assert [tuple(a) for a in accounts] == [("made", 2, None), ("other", 2, None)]

@@ -89,7 +89,7 @@ def test_a_large_removal_needs_the_course_name(hub):
     assert hub_group(hub, "course-halve") == names[:10]
 
 
-def test_admins_instructors_and_other_courses_students_are_never_removed(hub):
+def test_admins_and_instructors_stay_and_other_courses_students_keep_their_account(hub):
     session = api(hub)
     make_course(hub, session, "guarded")
     make_course(hub, session, "other-course")
@@ -102,9 +102,18 @@ def test_admins_instructors_and_other_courses_students_are_never_removed(hub):
         confirm="guarded",
     )  # fmt: skip
     protected = {p["username"] for p in result["protected"]}
-    assert {"sharedstu", "hubadmin", "instructor"} <= protected
+    assert {"hubadmin", "instructor"} <= protected
+    assert result["account_kept"] == [
+        {
+            "username": "sharedstu",
+            "reason": "the account was not created by Hubclass for this course",
+        }
+    ]
     assert result["results"]["plainstu"] == "deleted"
+    assert result["results"]["sharedstu"] == "removed"
     assert hub_has(hub, "sharedstu") and hub_has(hub, "hubadmin") and hub_has(hub, "instructor")
+    assert "sharedstu" not in hub_group(hub, "course-guarded")
+    assert "sharedstu" in hub_group(hub, "course-other-course")
     assert not hub_has(hub, "plainstu")
 
 

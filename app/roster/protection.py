@@ -76,14 +76,14 @@ def never_removed(name: str, info: HubUserInfo, guards: Safeguards) -> str | Non
     """
     if info.admin:
         return "a Hub admin"
-    roles = sorted(set(info.roles) - DEFAULT_ROLES)
-    if roles:
-        return f"holds the Hub role {roles[0]!r} (a role may grant admin rights)"
     staff = sorted(guards.staff_groups.intersection(info.groups))
     if staff:
         return f"an instructor (group {staff[0]!r})"
     if name in guards.staff_users:
         return "teaching staff of a course"
+    roles = sorted(set(info.roles) - DEFAULT_ROLES)
+    if roles:
+        return f"holds the Hub role {roles[0]!r} (a role may grant admin rights)"
     return None
 
 

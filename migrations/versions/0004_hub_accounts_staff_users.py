@@ -53,17 +53,15 @@ def upgrade():
         for username, result in (results or {}).items():
             if result == "created":
                 created[username] = (course_id, applied_at)
-    account = sa.table(
-        'hub_account',
-        sa.column('username', sa.String), sa.column('course_id', sa.Integer),
-        sa.column('hub_created', sa.String), sa.column('recorded_at', sa.DateTime),
-    )
-    if created:
-        op.bulk_insert(account, [
-            {"username": name, "course_id": course_id, "hub_created": None,
-             "recorded_at": applied_at}
-            for name, (course_id, applied_at) in created.items()
-        ])
+    # The times go back as they were read (text on SQLite, datetime on PostgreSQL).
+    for name, (course_id, applied_at) in created.items():
+        conn.execute(
+            sa.text(
+                "INSERT INTO hub_account (username, course_id, hub_created, recorded_at) "
+                "VALUES (:name, :course_id, NULL, :recorded_at)"
+            ),
+            {"name": name, "course_id": course_id, "recorded_at": applied_at},
+        )
 
 
 def downgrade():
