@@ -19,7 +19,8 @@ from tests.hubusers import csrf_token, sign_in, user_token
 TEACHER = Instructor("teacher", admin=False, groups=("instructors",), instructor=True)
 
 
-def NO_GROUPS(name: str) -> None:  # noqa: N802 - a stand-in for a Hub with no such group
+def no_groups(name: str) -> None:
+    """A stand-in for a Hub that has no group of that name."""
     return None
 
 
@@ -29,20 +30,20 @@ def NO_GROUPS(name: str) -> None:  # noqa: N802 - a stand-in for a Hub with no s
 )
 def test_unsafe_slugs_are_refused_with_a_reason(app, slug):
     with pytest.raises(courses.CourseError) as caught:
-        courses.create_course(slug, "T", who=TEACHER, group_members=NO_GROUPS)
+        courses.create_course(slug, "T", who=TEACHER, group_members=no_groups)
     assert caught.value.code == "invalid_slug"
     assert "lowercase" in caught.value.message
 
 
 def test_create_course_records_an_audit_event(app):
-    course = courses.create_course("data100", "Data 100", who=TEACHER, group_members=NO_GROUPS)
+    course = courses.create_course("data100", "Data 100", who=TEACHER, group_members=no_groups)
     db.session.commit()
     assert course.hub_group == "course-data100"
     assert course.created_by == "teacher"
     event = db.session.scalars(db.select(AuditEvent)).one()
     assert (event.actor, event.action, event.target) == ("teacher", "course.create", "data100")
     with pytest.raises(courses.CourseError) as caught:
-        courses.create_course("data100", "Again", who=TEACHER, group_members=NO_GROUPS)
+        courses.create_course("data100", "Again", who=TEACHER, group_members=no_groups)
     assert caught.value.code == "exists"
 
 
@@ -228,6 +229,4 @@ def test_teaching_staff_act_on_their_course_only_and_are_never_removed(hub):
     result = post_roster(
         hub, owner, "solo", roster_csv(["solostu"]), remove="delete", apply=1, confirm="solo"
     )
-    assert result["protected"] == [
-        {"username": "ta-only", "reason": "teaching staff of a course"}
-    ]
+    assert result["protected"] == [{"username": "ta-only", "reason": "teaching staff of a course"}]
