@@ -7,7 +7,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from . import auth, background, cli, errors, hubclient
+from . import auth, background, cli, errors, hubclient, redirects
 from .config import ensure_private_sqlite_file, from_env
 from .extensions import csrf, db, migrate
 from .prefix import ServicePrefix
@@ -41,6 +41,7 @@ def create_app(config: dict | None = None) -> Flask:
     errors.init_app(app)
     auth.register_error_handlers(app)
     app.after_request(_security_headers)
+    redirects.init_app(app)
     cli.init_app(app)
 
     app.wsgi_app = ServicePrefix(  # type: ignore[method-assign]  # Flask's middleware idiom
