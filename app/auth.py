@@ -37,6 +37,9 @@ bp = Blueprint("auth", __name__)
 
 API_PREFIX = "/api/"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+# Authlib keeps each pending sign-in's OAuth state in the session as "_state_<client>_<state>".
+PENDING_STATE_PREFIX = "_state_hub_"
+PENDING_SIGN_INS = 3
 
 
 @dataclass(frozen=True)
@@ -218,8 +221,24 @@ def safe_next(target: str | None) -> str:
 def login():
     oauth = current_app.extensions["hubclass.oauth"]
     session["next"] = safe_next(request.args.get("next"))
+    _forget_old_sign_ins()
     # The redirect URI must be the Hub's relative callback exactly: an absolute one gets 400.
     return oauth.hub.authorize_redirect(current_app.config["HUB_OAUTH_CALLBACK_URL"])
+
+
+def _forget_old_sign_ins() -> None:
+    """Keep the states of the newest pending sign-ins only, leaving room for this one.
+
+    Authlib keeps a state for an hour per visit to /login, and a failed callback leaves the
+    session alone (see oauth_callback): abandoned sign-ins would pile up until the cookie
+    outgrew the 4 KB browsers keep, and every later sign-in would fail for lack of its state.
+    """
+    pending = sorted(
+        (key for key in session if key.startswith(PENDING_STATE_PREFIX)),
+        key=lambda key: session[key].get("exp", 0),
+    )
+    for key in pending[: max(len(pending) - (PENDING_SIGN_INS - 1), 0)]:
+        session.pop(key)
 
 
 @bp.get("/oauth_callback")
@@ -233,8 +252,9 @@ def oauth_callback():
         name = response.json()["name"]
     except (OAuthError, requests.RequestException, KeyError, ValueError) as e:
         # A missing, foreign or replayed state, a used code, or the Hub refusing the exchange.
+        # Any page can link here, so a failure leaves the session as it was: clearing it would
+        # let a bare link sign an instructor out. (Authlib has dropped the state it checked.)
         log.warning("Sign-in failed: %r", str(e)[:200])
-        session.clear()
         return render_template("signin_failed.html"), 403
     next_url = safe_next(session.get("next"))
     # A fresh session: nothing from before sign-in survives it, and the token is not kept.

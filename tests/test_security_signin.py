@@ -2,6 +2,8 @@
 
 SECURITY.md items 12 (OAuth: PKCE S256; `next` only relative paths under the service prefix)
 and 13 (authorization on each request, so a revoked token stops working within the cache time).
+Issue 8 item 8: a failed callback, which any page can link to, changes nothing in a signed-in
+session.
 """
 
 from __future__ import annotations
@@ -13,7 +15,12 @@ import pytest
 import requests
 
 from tests.conftest import TEST_AUTH_CACHE_SECONDS
-from tests.hubusers import hub_login, start_oauth
+from tests.hubusers import (
+    callback_url,
+    hub_login,
+    sign_in,
+    start_oauth,
+)
 
 pytestmark = pytest.mark.hub
 
@@ -98,3 +105,54 @@ def test_a_revoked_token_stops_working_within_the_cache_time(hub):
     )
     assert r.status_code == 401
     assert requests.get(hub.service_url + "api/v1/whoami", headers=headers).status_code == 401
+
+
+def _still_signed_in_as(hub, session: requests.Session, name: str) -> None:
+    page = session.get(hub.service_url, allow_redirects=False)  # no new sign-in allowed
+    assert page.status_code == 200
+    assert "<h1>Courses</h1>" in page.text
+    assert session.get(hub.service_url + "api/v1/whoami").json()["name"] == name
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["", "?state=forged", "?code=x&state=forged", "?code=x", "?error=access_denied"],
+    ids=["bare", "foreign state", "code and foreign state", "code only", "error"],
+)
+def test_a_failed_callback_leaves_a_signed_in_instructor_signed_in(hub, query):
+    session, page = sign_in(hub, "instructor")
+    assert page.status_code == 200
+    r = session.get(hub.service_url + "oauth_callback" + query, allow_redirects=False)
+    assert r.status_code == 403
+    assert "Sign-in failed" in r.text
+    assert "hubclass-session" not in r.headers.get("Set-Cookie", "")
+    _still_signed_in_as(hub, session, "instructor")
+    # Nobody signed in: the failure makes no session either.
+    stranger = requests.get(hub.service_url + "oauth_callback" + query, allow_redirects=False)
+    assert stranger.status_code == 403
+    assert "Set-Cookie" not in stranger.headers
+
+
+def test_an_attackers_own_callback_link_neither_signs_out_nor_swaps_the_instructor(hub):
+    victim, page = sign_in(hub, "instructor")
+    assert page.status_code == 200
+    # A real code and state, made in the attacker's browser for the attacker's account.
+    _, link = start_oauth(hub, "hubadmin")
+    r = victim.get(link, allow_redirects=False)
+    assert r.status_code == 403
+    _still_signed_in_as(hub, victim, "instructor")
+
+
+def test_abandoned_sign_ins_cannot_grow_the_cookie_past_what_browsers_keep(hub):
+    # Each /login remembers its OAuth state for an hour; a failed callback no longer clears
+    # them, so without a bound a page opening /login over and over would grow the cookie past
+    # 4 KB, and the browser would drop every later sign-in.
+    session, _ = sign_in(hub, "instructor")
+    for _ in range(30):
+        assert session.get(hub.service_url + "login", allow_redirects=False).status_code == 302
+    cookie = session.cookies.get("hubclass-session", path="/services/hubclass/")
+    assert len(cookie) < 2000
+    _still_signed_in_as(hub, session, "instructor")
+    # The newest sign-in still completes.
+    assert session.get(callback_url(hub, session), allow_redirects=False).status_code == 302
+    _still_signed_in_as(hub, session, "instructor")
