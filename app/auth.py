@@ -91,6 +91,10 @@ class _TTLCache:
                 self._items.clear()
             self._items[key] = (time.monotonic(), value)
 
+    def discard(self, key: str) -> None:
+        with self._lock:
+            self._items.pop(key, None)
+
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
@@ -139,10 +143,23 @@ def _token_from_header() -> str | None:
     return None
 
 
-def _user_for_token(token: str) -> str:
+def _is_write() -> bool:
+    """True for a request that may change something: its caller is checked with the Hub anew.
+
+    The caches save a Hub call per page view; a write is rare, and must not go through for
+    HUB_AUTH_CACHE_SECONDS after the token was revoked or the instructor removed.
+    """
+    return request.method not in SAFE_METHODS
+
+
+def _user_for_token(token: str, fresh: bool = False) -> str:
     cache = current_app.extensions["hubclass.tokens"]
     # Only a hash of the token is kept, never the token itself.
     key = hashlib.sha256(token.encode()).hexdigest()
+    if fresh:
+        # Forget the earlier answer first: if the Hub now refuses the token, in any way, the
+        # reads that rode on that answer end too.
+        cache.discard(key)
     name = cache.get(key, current_app.config["HUB_AUTH_CACHE_SECONDS"])
     if name is None:
         try:
@@ -163,12 +180,15 @@ def _user_for_token(token: str) -> str:
     return name
 
 
-def check_instructor(name: str) -> Instructor:
-    """Return the instructor called `name`, asking the Hub at most once per cache period."""
+def check_instructor(name: str, fresh: bool = False) -> Instructor:
+    """Return the instructor called `name`, asking the Hub at most once per cache period.
+
+    With fresh, ask the Hub now (and refresh the cache with its answer).
+    """
     cache = current_app.extensions["hubclass.users"]
     ttl = current_app.config["HUB_AUTH_CACHE_SECONDS"]
     cached = cache.get(name, ttl)
-    if cached is None:
+    if fresh or cached is None:
         model = hub_client().get_user(name)
         allowed = set(current_app.config["HUBCLASS_INSTRUCTOR_GROUPS"]) | staff_groups()
         if model and (model.get("admin") or allowed.intersection(model.get("groups") or ())):
@@ -188,15 +208,16 @@ def authenticate() -> None:
     # The stylesheet is public too, so the sign-in failure page is styled.
     if view is None or request.endpoint == "static" or getattr(view, "hubclass_public", False):
         return
+    fresh = _is_write()
     token = _token_from_header() if is_api_request() else None
     if token:
-        g.instructor = check_instructor(_user_for_token(token))
+        g.instructor = check_instructor(_user_for_token(token, fresh), fresh)
         return  # a token in a header is not sent by a browser on its own: no CSRF check
     name = session.get("username")
     if not name:
         raise Unauthorized()
-    g.instructor = check_instructor(name)
-    if request.method not in SAFE_METHODS:
+    g.instructor = check_instructor(name, fresh)
+    if fresh:
         csrf.protect()
 
 
