@@ -7,8 +7,8 @@ from pathlib import Path
 
 from flask import Flask
 
-from . import auth, background, cli, errors, hubclient
-from .config import from_env
+from . import auth, background, cli, errors, hubclient, redirects
+from .config import ensure_private_sqlite_file, from_env
 from .extensions import csrf, db, migrate
 from .prefix import ServicePrefix
 
@@ -20,6 +20,8 @@ def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(from_env() if config is None else config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # Before SQLAlchemy's first connection could create the file with SQLite's default 0644.
+    ensure_private_sqlite_file(app.config["SQLALCHEMY_DATABASE_URI"])
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
@@ -39,6 +41,7 @@ def create_app(config: dict | None = None) -> Flask:
     errors.init_app(app)
     auth.register_error_handlers(app)
     app.after_request(_security_headers)
+    redirects.init_app(app)
     cli.init_app(app)
 
     app.wsgi_app = ServicePrefix(  # type: ignore[method-assign]  # Flask's middleware idiom

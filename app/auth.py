@@ -37,6 +37,9 @@ bp = Blueprint("auth", __name__)
 
 API_PREFIX = "/api/"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+# Authlib keeps each pending sign-in's OAuth state in the session as "_state_<client>_<state>".
+PENDING_STATE_PREFIX = "_state_hub_"
+PENDING_SIGN_INS = 3
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,10 @@ class _TTLCache:
                 self._items.clear()
             self._items[key] = (time.monotonic(), value)
 
+    def discard(self, key: str) -> None:
+        with self._lock:
+            self._items.pop(key, None)
+
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
@@ -141,10 +148,23 @@ def _token_from_header() -> str | None:
     return None
 
 
-def _user_for_token(token: str) -> str:
+def _is_write() -> bool:
+    """True for a request that may change something: its caller is checked with the Hub anew.
+
+    The caches save a Hub call per page view; a write is rare, and must not go through for
+    HUB_AUTH_CACHE_SECONDS after the token was revoked or the instructor removed.
+    """
+    return request.method not in SAFE_METHODS
+
+
+def _user_for_token(token: str, fresh: bool = False) -> str:
     cache = current_app.extensions["hubclass.tokens"]
     # Only a hash of the token is kept, never the token itself.
     key = hashlib.sha256(token.encode()).hexdigest()
+    if fresh:
+        # Forget the earlier answer first: if the Hub now refuses the token, in any way, the
+        # reads that rode on that answer end too.
+        cache.discard(key)
     name = cache.get(key, current_app.config["HUB_AUTH_CACHE_SECONDS"])
     if name is None:
         try:
@@ -165,12 +185,15 @@ def _user_for_token(token: str) -> str:
     return name
 
 
-def check_instructor(name: str) -> Instructor:
-    """Return the instructor called `name`, asking the Hub at most once per cache period."""
+def check_instructor(name: str, fresh: bool = False) -> Instructor:
+    """Return the instructor called `name`, asking the Hub at most once per cache period.
+
+    With fresh, ask the Hub now (and refresh the cache with its answer).
+    """
     cache = current_app.extensions["hubclass.users"]
     ttl = current_app.config["HUB_AUTH_CACHE_SECONDS"]
     cached = cache.get(name, ttl)
-    if cached is None:
+    if fresh or cached is None:
         model = hub_client().get_user(name)
         cached = _as_instructor(model) if model else False
         cache.put(name, cached)
@@ -199,15 +222,16 @@ def authenticate() -> None:
     # The stylesheet is public too, so the sign-in failure page is styled.
     if view is None or request.endpoint == "static" or getattr(view, "hubclass_public", False):
         return
+    fresh = _is_write()
     token = _token_from_header() if is_api_request() else None
     if token:
-        g.instructor = check_instructor(_user_for_token(token))
+        g.instructor = check_instructor(_user_for_token(token, fresh), fresh)
         return  # a token in a header is not sent by a browser on its own: no CSRF check
     name = session.get("username")
     if not name:
         raise Unauthorized()
-    g.instructor = check_instructor(name)
-    if request.method not in SAFE_METHODS:
+    g.instructor = check_instructor(name, fresh)
+    if fresh:
         csrf.protect()
 
 
@@ -232,8 +256,24 @@ def safe_next(target: str | None) -> str:
 def login():
     oauth = current_app.extensions["hubclass.oauth"]
     session["next"] = safe_next(request.args.get("next"))
+    _forget_old_sign_ins()
     # The redirect URI must be the Hub's relative callback exactly: an absolute one gets 400.
     return oauth.hub.authorize_redirect(current_app.config["HUB_OAUTH_CALLBACK_URL"])
+
+
+def _forget_old_sign_ins() -> None:
+    """Keep the states of the newest pending sign-ins only, leaving room for this one.
+
+    Authlib keeps a state for an hour per visit to /login, and a failed callback leaves the
+    session alone (see oauth_callback): abandoned sign-ins would pile up until the cookie
+    outgrew the 4 KB browsers keep, and every later sign-in would fail for lack of its state.
+    """
+    pending = sorted(
+        (key for key in session if key.startswith(PENDING_STATE_PREFIX)),
+        key=lambda key: session[key].get("exp", 0),
+    )
+    for key in pending[: max(len(pending) - (PENDING_SIGN_INS - 1), 0)]:
+        session.pop(key)
 
 
 @bp.get("/oauth_callback")
@@ -247,8 +287,9 @@ def oauth_callback():
         name = response.json()["name"]
     except (OAuthError, requests.RequestException, KeyError, ValueError) as e:
         # A missing, foreign or replayed state, a used code, or the Hub refusing the exchange.
+        # Any page can link here, so a failure leaves the session as it was: clearing it would
+        # let a bare link sign an instructor out. (Authlib has dropped the state it checked.)
         log.warning("Sign-in failed: %r", str(e)[:200])
-        session.clear()
         return render_template("signin_failed.html"), 403
     next_url = safe_next(session.get("next"))
     # A fresh session: nothing from before sign-in survives it, and the token is not kept.

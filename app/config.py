@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import pwd
 import secrets
+import stat
 from collections.abc import Mapping
 from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+log = logging.getLogger(__name__)
 
 DEFAULT_ALLOWED_REPO_URLS = "https://github.com/,https://gitlab.com/"
 
@@ -40,6 +47,78 @@ def _split_list(value: str) -> list[str]:
 def _with_slashes(prefix: str) -> str:
     prefix = "/" + prefix.strip("/")
     return prefix if prefix == "/" else prefix + "/"
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def ensure_private_data_dir(path: Path) -> None:
+    """Make the data dir 0700, or refuse an existing one that others may read or enter.
+
+    It holds every roster (the SQLite database) and the session key. An existing directory is
+    never chmodded here: if it was open, the admin should know, and decide what to do about
+    what others may have read or put there.
+    """
+    try:
+        path.mkdir(parents=True, mode=0o700)
+    except FileExistsError:
+        pass
+    else:
+        path.chmod(0o700)  # mkdir's mode passes through the umask; make it exact
+        return
+    info = path.stat()
+    where = f"The data dir {path} (HUBCLASS_DATA_DIR)"
+    if not stat.S_ISDIR(info.st_mode):
+        raise ConfigError(f"{where} is not a directory.")
+    if info.st_uid != os.geteuid():
+        # Its owner could swap the database or the session key whatever the mode says.
+        owner, me = _user_name(info.st_uid), _user_name(os.geteuid())
+        raise ConfigError(
+            f"{where} belongs to {owner}, not to {me} who runs Hubclass. "
+            f"Fix it with: chown {me} {path} && chmod 700 {path}"
+        )
+    if info.st_mode & 0o077:
+        raise ConfigError(
+            f"{where} has mode {stat.S_IMODE(info.st_mode):o}: other users of this machine can "
+            f"read or enter it, and it holds every roster. Fix it with: chmod 700 {path}"
+        )
+
+
+def ensure_private_sqlite_file(database_url: str) -> None:
+    """Create the SQLite database file 0600 before SQLite does, or make an existing one 0600.
+
+    SQLite creates a database with 0644 (less the umask), and its -wal, -shm and -journal files
+    with the database file's own mode: a private database file keeps all of them private,
+    without touching the process umask (the git sync's student processes set their own).
+    """
+    url = make_url(database_url)
+    # A URI filename ("file:...") or an in-memory database is not a plain path to protect.
+    name = url.database or ""
+    if url.get_backend_name() != "sqlite" or name in ("", ":memory:") or name.startswith("file:"):
+        return
+    path = Path(name)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        _make_private(path, *(Path(f"{path}{suffix}") for suffix in ("-wal", "-shm", "-journal")))
+    else:
+        os.fchmod(fd, 0o600)  # the umask may have cut 0600 further, e.g. to a read-only 0400
+        os.close(fd)  # an empty file is a new, empty database to SQLite
+
+
+def _make_private(*paths: Path) -> None:
+    for path in paths:
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except FileNotFoundError:
+            continue
+        if mode & 0o077:
+            path.chmod(0o600)
+            log.warning("Made %s private: its mode was %o, readable by other users", path, mode)
 
 
 def load_secret_key(data_dir: Path) -> str:
@@ -78,7 +157,7 @@ def from_env(env: Mapping[str, str] | None = None) -> dict:
     public_url = env.get("JUPYTERHUB_PUBLIC_URL", "").strip()
 
     data_dir = Path(env.get("HUBCLASS_DATA_DIR", "").strip() or "data").resolve()
-    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    ensure_private_data_dir(data_dir)
     database_url = env.get("HUBCLASS_DATABASE_URL", "").strip() or (
         f"sqlite:///{data_dir / 'hubclass.sqlite'}"
     )

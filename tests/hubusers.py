@@ -70,13 +70,18 @@ def absolute(hub: RunningHub, location: str) -> str:
 def start_oauth(hub, name: str) -> tuple[requests.Session, str]:
     """Sign in to the Hub and walk the OAuth redirects up to (not into) the callback."""
     session = hub_login(hub, name)
+    return session, callback_url(hub, session)
+
+
+def callback_url(hub, session: requests.Session) -> str:
+    """Walk /login's redirects in this browser up to (not into) the callback; return its URL."""
     url = hub.service_url + "login"
     for _ in range(5):
         r = session.get(url, allow_redirects=False)
         assert r.status_code in (301, 302, 303), r.text
         url = absolute(hub, r.headers["Location"])
         if "/oauth_callback" in url:
-            return session, url
+            return url
     raise AssertionError("the Hub never redirected to the callback")
 
 
