@@ -17,6 +17,7 @@ from app.extensions import db
 from app.hub import HubClient
 from app.hubclient import hub_client
 from app.models import Course, Enrollment, RosterImport
+from app.roster.accounts import this_machine
 from app.roster.apply import Intent, apply_intent, section_group
 from app.roster.parse import ColumnMapping, RosterError, parse_roster
 from app.roster.plan import Plan, make_plan
@@ -125,6 +126,8 @@ def preview(
         course_group=course.hub_group,
         remove=remove,
         section_groups=_section_groups(course, sections),
+        # Read at each preview: accounts made since the last one count at once.
+        accounts=this_machine(),
     )
     record = RosterImport(
         course=course,

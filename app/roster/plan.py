@@ -11,6 +11,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from app.roster.accounts import BUILTIN_ONLY, SystemAccounts
 from app.roster.parse import ParsedRoster, RosterError, RosterRow, SkippedRow
 from app.roster.usernames import DEFAULT_RULE, has_column, make_resolver, parse_rule, printable
 
@@ -184,12 +185,14 @@ def make_plan(
     remove: str = "none",
     max_remove_share: float = MAX_REMOVE_SHARE,
     section_groups: Collection[str] = (),
+    accounts: SystemAccounts = BUILTIN_ONLY,
 ) -> Plan:
     """Compare the file with the course; `section_groups` are this course's own sub-groups.
 
     `hub_users` must come from a complete listing: a user missing from it counts as absent.
     Any `course-*` group other than `course_group` and `section_groups` is another course, and
-    its members are never removed.
+    its members are never removed. `accounts` are the system accounts no student may be named
+    after (the caller reads the machine's; the built-in list otherwise).
     """
     if remove not in REMOVE_MODES:
         raise RosterError(
@@ -207,7 +210,7 @@ def make_plan(
             + (f" (columns: {', '.join(parsed.columns)})." if parsed.columns else "."),
             columns=parsed.columns,
         )
-    resolve = make_resolver(rule, pattern)
+    resolve = make_resolver(rule, pattern, accounts)
     plan = Plan(course_group=course_group, rule=rule, remove_mode=remove)
     plan.skipped = list(parsed.skipped)
 
