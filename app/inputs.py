@@ -1,4 +1,4 @@
-"""Request input no view should ever see, refused in one place.
+"""Request input no view should ever see, refused in one place, and typed fields of JSON bodies.
 
 A 500 on odd input is a bug even when nothing was half-applied. Three kinds of input broke
 views deep inside, differently on each database, so they are stopped before any view runs:
@@ -99,6 +99,47 @@ def refuse_unstorable_input() -> None:
                 f"The {where} contains {_describe(found.group())} at position {found.start()}, "
                 "which Hubclass cannot store. Remove it and send again."
             )
+
+
+# -- typed fields of JSON bodies ----------------------------------------------------------------
+
+
+def json_type(value: Any) -> str:
+    """Name a JSON value's type as the person who wrote the JSON would."""
+    for kind, name in ((bool, "true/false"), (int, "a number"), (float, "a number"),
+                       (str, "a string"), (list, "a list"), (dict, "an object")):  # fmt: skip
+        if isinstance(value, kind):
+            return name
+    return "null"
+
+
+def json_object(example: str) -> dict[str, Any]:
+    """The request's JSON object, or a 400 that shows what to send."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InvalidInput(f"Send a JSON object: {example}.")
+    return body
+
+
+def text_field(body: dict[str, Any], name: str) -> str:
+    """A string field; missing or null reads as empty."""
+    value = body.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{name!r} must be a string, not {json_type(value)}.")
+    return value
+
+
+def text_list_field(body: dict[str, Any], name: str, example: str) -> list[str]:
+    """A list of strings; missing or null reads as an empty list."""
+    value = body.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        what = json_type(value) if not isinstance(value, list) else "a list holding non-strings"
+        raise InvalidInput(f"{name!r} must be a list of strings, e.g. {example}, not {what}.")
+    return value
 
 
 def init_app(app: Flask) -> None:

@@ -427,6 +427,43 @@ def test_a_nul_in_a_slug_is_a_400_on_every_database(walk, path, where):
     assert f"The {where} contains a NUL character" in html.unescape(r.text)
 
 
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"title": "T\x00"}, "The JSON field 'title' contains a NUL character (\\0) at position 1"),
+        ({"title": "T\ud800"}, "The JSON field 'title' contains an unpaired surrogate (U+D800)"),
+        ({"slug": 5}, "'slug' must be a string, not a number."),
+        ({"title": ["T"]}, "'title' must be a string, not a list."),
+        ({"instructor_groups": 5}, "'instructor_groups' must be a list of strings, e.g. "
+         '["data100-tas"], not a number.'),
+        ({"instructor_groups": "tas"}, "'instructor_groups' must be a list of strings"),
+        ({"instructor_groups": {"tas": 1}}, "not an object"),
+        ({"instructor_groups": [1, None]}, "not a list holding non-strings"),
+        ({"instructor_groups": ["tas", True]}, "not a list holding non-strings"),
+        ({"instructor_groups": ["a,b"]}, "one Hub group name per item"),
+    ],
+)  # fmt: skip
+def test_wrong_json_in_a_new_course_is_a_400_naming_the_field(walk, body, message):
+    before = table_counts()
+
+    r = walk.api.post(PREFIX + "/api/v1/courses", json={"slug": "typed", **body})
+
+    assert r.status_code == 400
+    assert error_of(r)["code"] == "invalid_input"
+    assert message in error_of(r)["message"]
+    assert table_counts() == before
+
+
+def test_right_json_still_makes_a_course_and_null_means_not_given(walk):
+    r = walk.api.post(
+        PREFIX + "/api/v1/courses",
+        json={"slug": "typed-ok", "title": None, "instructor_groups": ["walk-tas"]},
+    )
+
+    assert r.status_code == 201, r.text
+    assert (r.json["title"], r.json["instructor_groups"]) == ("typed-ok", ["walk-tas"])
+
+
 def test_a_nul_title_on_the_page_is_a_400_and_no_course(walk):
     before = table_counts()
     walk.sign_in()
@@ -452,6 +489,19 @@ def test_json_nested_too_deeply_is_a_400(walk):
     assert error_of(r)["message"] == (
         "The JSON body is nested too deeply to read; send a flat JSON object."
     )
+
+
+def test_a_json_body_to_a_page_form_is_an_invalid_form_not_a_500(walk):
+    before = table_counts()
+    walk.sign_in()
+
+    r = walk.page.post(
+        PREFIX + "/courses", json={"slug": 5, "title": {"a": 1}}, headers={"X-CSRFToken": walk.csrf}
+    )
+
+    assert r.status_code == 400
+    assert "Short name (slug): This field is required." in r.text
+    assert table_counts() == before
 
 
 def test_an_oversized_json_body_is_still_a_413(walk):
