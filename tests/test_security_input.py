@@ -504,6 +504,37 @@ def test_a_json_body_to_a_page_form_is_an_invalid_form_not_a_500(walk):
     assert table_counts() == before
 
 
+def test_a_nul_deep_in_a_roster_file_costs_its_row_and_never_reaches_the_database(walk, hub):
+    # The parser sniffs the first 64 KiB for binary data; this NUL is past them, in an email
+    # whose user part alone would make a fine username (PostgreSQL cannot store the email).
+    data = (
+        b"notes,name,email\n" + b"x" * 70_000 + b",Deep,walkdeepnul@exam\x00ple.edu\n"
+        b",Fine,walkdeepok@example.edu\n"
+    )
+
+    r = walk.api.post(
+        PREFIX + f"/api/v1/courses/{walk.slug}/roster",
+        query_string={"apply": "1"},
+        data=data,
+        content_type="text/csv",
+    )
+
+    assert r.status_code == 200, r.text
+    assert (r.json["status"], r.json["add"]) == ("applied", ["walkdeepok"])
+    assert r.json["invalid"] == [
+        {
+            "row": 2,
+            "value": "walkdeepnul@exam\\u0000ple.edu",
+            "reason": "contains control or invisible characters",
+        }
+    ]
+    emails = db.session.scalars(select(Enrollment.email)).all()
+    assert "walkdeepok@example.edu" in emails
+    assert not any("\x00" in (e or "") for e in emails)
+    assert hub_has(hub, "walkdeepok")
+    assert not hub_has(hub, "walkdeepnul")
+
+
 def test_an_oversized_json_body_is_still_a_413(walk):
     limit = walk.app.config["MAX_CONTENT_LENGTH"]
 

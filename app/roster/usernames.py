@@ -85,6 +85,12 @@ def make_resolver(
     allow_at = kind == "email"
 
     def resolve(row: RosterRow) -> Resolution:
+        # The email (or a login that is one) is stored with the student, and PostgreSQL cannot
+        # store a NUL: a control character anywhere in it costs the row, not only in the part
+        # that becomes the username.
+        for value in (row.email, row.login):
+            if value and any(_invisible(ch) for ch in value.strip()):
+                return Resolution(None, value, "contains control or invisible characters", column)
         if column is not None:
             value = _column_value(row, column)
             if not value.strip():
