@@ -197,10 +197,20 @@ def authenticate() -> None:
         csrf.protect()
 
 
+# A `next` longer than this is not followed: it is kept in the session cookie, which browsers
+# drop silently beyond 4 KB (and with it the sign-in under way).
+MAX_NEXT_LENGTH = 1024
+# Sign-ins started but not finished that the session remembers (one per tab, say); each adds
+# its OAuth state to the cookie, and Authlib forgets them only after an hour.
+MAX_PENDING_SIGN_INS = 3
+
+
 def safe_next(target: str | None) -> str:
     """Return target if it is a plain path under the service prefix, else the prefix itself."""
     prefix = current_app.config["HUB_SERVICE_PREFIX"]
-    if not target or any(c in target for c in "\\\r\n\t\x00") or "//" in target:
+    if not target or len(target) > MAX_NEXT_LENGTH:
+        return prefix
+    if any(c in target for c in "\\\r\n\t\x00") or "//" in target:
         return prefix
     path, _, query = target.partition("?")
     # Browsers resolve %2e%2e as "..": judge the path as the browser will read it.
@@ -218,8 +228,20 @@ def safe_next(target: str | None) -> str:
 def login():
     oauth = current_app.extensions["hubclass.oauth"]
     session["next"] = safe_next(request.args.get("next"))
+    _forget_old_sign_ins()
     # The redirect URI must be the Hub's relative callback exactly: an absolute one gets 400.
     return oauth.hub.authorize_redirect(current_app.config["HUB_OAUTH_CALLBACK_URL"])
+
+
+def _forget_old_sign_ins() -> None:
+    """Keep the newest few pending OAuth states: each /login adds one to the cookie, and
+    enough of them make it too large for the browser, which then signs nobody in."""
+    pending = sorted(
+        (key for key in session if key.startswith("_state_hub_")),
+        key=lambda key: (session[key] or {}).get("exp") or 0,
+    )
+    for key in pending[: max(0, len(pending) - (MAX_PENDING_SIGN_INS - 1))]:
+        session.pop(key)
 
 
 @bp.get("/oauth_callback")

@@ -546,3 +546,16 @@ def test_an_oversized_json_body_is_still_a_413(walk):
 
     assert r.status_code == 413
     assert error_of(r)["code"] == "too_large"
+
+
+def test_repeated_sign_ins_and_a_long_next_keep_the_session_cookie_small(walk):
+    client = walk.app.test_client()
+    for _ in range(30):
+        r = client.get(PREFIX + "/login", query_string={"next": LONG_PATH})
+        assert r.status_code == 302
+    cookie = client.get_cookie("hubclass-session", path=PREFIX + "/")
+
+    assert cookie is not None and len(cookie.value) < 2000
+    with client.session_transaction(PREFIX + "/") as session:
+        assert session["next"] == PREFIX + "/"  # too long to keep: the service's start page
+        assert sum(key.startswith("_state_hub_") for key in session) == 3
