@@ -328,6 +328,31 @@ def all_cases(w: Walk) -> Iterator[tuple[Rule, Case]]:
 
 # The in-process app raises warnings as errors (pytest's filterwarnings); this one is WTForms'
 # announcement about SelectField choices, not about input, and the service only logs it.
+@pytest.mark.filterwarnings("ignore:Passing SelectField choices as tuples:DeprecationWarning")
+def test_every_route_survives_hostile_input(walk, caplog):
+    caplog.set_level(logging.ERROR, logger="app.errors")
+    # One line per route, kind of input and cause, with the count and one example.
+    failures: dict[tuple[str, str, str, str], list[str]] = {}
+    sent = 0
+    for rule, case in all_cases(walk):
+        caplog.clear()
+        r = send(walk, case)
+        sent += 1
+        problem = _problem(rule, case, r)
+        if problem:
+            cause = _cause(caplog.records) or problem
+            kind = " ".join(case.label.split()[:2]).split("=")[0]
+            key = (case.method, rule.rule, kind, cause)
+            failures.setdefault(key, []).append(problem)
+    assert sent > 3000
+    report = [
+        f"{method} {rule} [{kind}] x{len(examples)}: {cause}\n    e.g. {examples[0]}"
+        for (method, rule, kind, cause), examples in failures.items()
+    ]
+    count = sum(map(len, failures.values()))
+    assert not failures, f"{count} of {sent} requests failed:\n" + "\n".join(report)
+
+
 def _cause(records: list[logging.LogRecord]) -> str:
     """The exception line of the first logged error ("psycopg.errors.DataError: ...")."""
     for record in records:
