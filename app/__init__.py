@@ -7,7 +7,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from . import auth, background, cli, errors, hubclient, redirects
+from . import auth, background, cli, errors, hubclient, inputs, redirects
 from .config import ensure_private_sqlite_file, from_env
 from .extensions import csrf, db, migrate
 from .prefix import ServicePrefix
@@ -28,6 +28,7 @@ def create_app(config: dict | None = None) -> Flask:
     csrf.init_app(app)
     hubclient.init_app(app)
     background.init_app(app)  # before auth: any first request starts it, signed in or not
+    inputs.init_app(app)  # before the blueprints (the id converter) and before auth
     auth.init_app(app)
 
     from . import models  # noqa: F401 - register the tables with SQLAlchemy and Alembic

@@ -235,10 +235,17 @@ def authenticate() -> None:
         csrf.protect()
 
 
+# A `next` longer than this is not followed: it is kept in the session cookie, which browsers
+# drop silently beyond 4 KB (and with it the sign-in under way).
+MAX_NEXT_LENGTH = 1024
+
+
 def safe_next(target: str | None) -> str:
     """Return target if it is a plain path under the service prefix, else the prefix itself."""
     prefix = current_app.config["HUB_SERVICE_PREFIX"]
-    if not target or any(c in target for c in "\\\r\n\t\x00") or "//" in target:
+    if not target or len(target) > MAX_NEXT_LENGTH:
+        return prefix
+    if any(c in target for c in "\\\r\n\t\x00") or "//" in target:
         return prefix
     path, _, query = target.partition("?")
     # Browsers resolve %2e%2e as "..": judge the path as the browser will read it.
@@ -270,7 +277,7 @@ def _forget_old_sign_ins() -> None:
     """
     pending = sorted(
         (key for key in session if key.startswith(PENDING_STATE_PREFIX)),
-        key=lambda key: session[key].get("exp", 0),
+        key=lambda key: (session[key] or {}).get("exp") or 0,
     )
     for key in pending[: max(len(pending) - (PENDING_SIGN_INS - 1), 0)]:
         session.pop(key)

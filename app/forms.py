@@ -1,12 +1,27 @@
 """Forms with CSRF tokens (Flask-WTF)."""
 
+from flask import request
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 
-class NewCourseForm(FlaskForm):
+class PageForm(FlaskForm):
+    """A form posted by one of our pages.
+
+    Flask-WTF also reads a JSON body as form data, and a number, list or dict in a text field
+    then fails inside WTForms (a 500). Pages post forms, so a JSON body counts as no form data:
+    the form is invalid and says which fields are missing.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        if request.is_json and "formdata" not in kwargs:
+            kwargs["formdata"] = None
+        super().__init__(*args, **kwargs)
+
+
+class NewCourseForm(PageForm):
     slug = StringField(
         "Short name (slug)",
         validators=[DataRequired(), Length(max=40)],
@@ -16,7 +31,7 @@ class NewCourseForm(FlaskForm):
     title = StringField("Title", validators=[Length(max=200)])
 
 
-class CourseStaffForm(FlaskForm):
+class CourseStaffForm(PageForm):
     staff_users = StringField(
         "Teaching assistants and co-instructors (Hub usernames)",
         validators=[Length(max=5000)],
@@ -31,7 +46,7 @@ class CourseStaffForm(FlaskForm):
     )
 
 
-class RosterUploadForm(FlaskForm):
+class RosterUploadForm(PageForm):
     file = FileField(
         "Roster file",
         validators=[FileRequired("Choose the roster file exported from your LMS.")],
@@ -85,5 +100,5 @@ class RosterUploadForm(FlaskForm):
         return chosen or None
 
 
-class ApplyRosterForm(FlaskForm):
+class ApplyRosterForm(PageForm):
     confirm = StringField("Type the course name to confirm", validators=[Optional()])

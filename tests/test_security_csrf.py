@@ -6,6 +6,7 @@ cannot post on the instructor's behalf; GET never changes state).
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from contextlib import closing
@@ -216,10 +217,8 @@ def _get_routes(data_dir) -> list[str]:
         # OAuth is GET by protocol; its callback signs in only with a valid state and code.
         if rule.endpoint in ("auth.login", "auth.oauth_callback"):
             continue
-        path = rule.rule
-        for name in rule.arguments:
-            path = path.replace(f"<{name}>", values[name]).replace(f"<int:{name}>", values[name])
-            path = path.replace(f"<path:{name}>", values[name])
+        # Any converter (<slug>, <id:import_id>, <path:filename>) takes the value.
+        path = re.sub(r"<(?:[^:<>]+:)?(\w+)>", lambda m: values[m.group(1)], rule.rule)
         routes.append(path.lstrip("/"))
     return routes
 

@@ -8,6 +8,7 @@ the suite's admin token; faults come from tests/faultyhub.py in front of the rea
 
 from __future__ import annotations
 
+import pwd
 import re
 from contextlib import contextmanager
 
@@ -278,3 +279,33 @@ def test_a_connection_reset_at_any_call_of_an_apply_then_a_rerun_converges(hub, 
     assert hub_group(hub, f"course-{slug}--lab") == sorted(wanted)
     listed = hub.admin().get(f"{hub.api_url}/users", params={"name_filter": f"rs{k}"}).json()
     assert sorted(u["name"] for u in listed) == sorted(old + new)  # nobody lost, none twice
+
+
+def test_a_system_account_in_the_roster_never_becomes_a_hub_user(hub):
+    """Issue 8 item 4: `games` (uid 5 here) would give a student a server running as games."""
+    games_uid = pwd.getpwnam("games").pw_uid
+    session = api(hub)
+    make_course(hub, session, "sysacct")
+    csv = b"email,name\ngames@example.edu,Games\nsysok@example.edu,Ok Student\n"
+
+    r = session.post(
+        hub.service_url + "api/v1/courses/sysacct/roster",
+        params={"apply": 1},
+        data=csv,
+        headers={"Content-Type": "text/csv"},
+    )
+
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "applied"
+    assert r.json()["add"] == ["sysok"]
+    assert r.json()["invalid"] == [
+        {
+            "row": 2,
+            "value": "games@example.edu",
+            "reason": f"'games' is a system account of this machine (uid {games_uid}): a "
+            "student's server would run as it",
+        }
+    ]
+    assert hub_has(hub, "sysok")
+    assert not hub_has(hub, "games")
+    assert hub_group(hub, "course-sysacct") == ["sysok"]

@@ -18,6 +18,7 @@ from app.extensions import db
 from app.hub import HubClient
 from app.hubclient import hub_client
 from app.models import Course, Enrollment, HubAccount, RosterImport
+from app.roster.accounts import this_machine
 from app.roster.apply import Intent, apply_intent, section_group, still_ours
 from app.roster.parse import ColumnMapping, RosterError, parse_roster
 from app.roster.plan import Plan, make_plan
@@ -145,6 +146,8 @@ def preview(
         section_groups=_section_groups(course, sections),
         staff_users=staff_users(),
         created_here=_still_created_here(course, hub.users),
+        # Read at each preview: accounts made since the last one count at once.
+        accounts=this_machine(),
     )
     record = RosterImport(
         course=course,

@@ -11,6 +11,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.roster.accounts import BUILTIN_ONLY, SystemAccounts
 from app.roster.parse import ParsedRoster, RosterError, RosterRow, SkippedRow
 from app.roster.protection import HubUserInfo, Safeguards, account_kept, never_removed
 from app.roster.usernames import DEFAULT_RULE, has_column, make_resolver, parse_rule, printable
@@ -191,12 +192,15 @@ def make_plan(
     section_groups: Collection[str] = (),
     staff_users: Collection[str] = (),
     created_here: Collection[str] = (),
+    accounts: SystemAccounts = BUILTIN_ONLY,
 ) -> Plan:
     """Compare the file with the course; `section_groups` are this course's own sub-groups.
 
     `hub_users` must come from a complete listing: a user missing from it counts as absent.
     `instructor_groups` and `staff_users` are never removed; an account is deleted only when
     it is in `created_here` (Hubclass created it for this course) and no other group holds it.
+    `accounts` are the system accounts no student may be named after (the caller reads the
+    machine's; the built-in list otherwise).
     """
     if remove not in REMOVE_MODES:
         raise RosterError(
@@ -214,7 +218,7 @@ def make_plan(
             + (f" (columns: {', '.join(parsed.columns)})." if parsed.columns else "."),
             columns=parsed.columns,
         )
-    resolve = make_resolver(rule, pattern)
+    resolve = make_resolver(rule, pattern, accounts)
     plan = Plan(course_group=course_group, rule=rule, remove_mode=remove)
     plan.skipped = list(parsed.skipped)
 

@@ -13,6 +13,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from app.roster.accounts import BUILTIN_ONLY, SystemAccounts
 from app.roster.parse import RosterError, RosterRow
 
 RULES = ("email-local", "email", "column:NAME")
@@ -25,40 +26,11 @@ DEFAULT_PATTERN = r"[a-z0-9_][a-z0-9._-]{0,63}"
 # The same, plus '@', for the whole-email rule.
 DEFAULT_EMAIL_PATTERN = r"[a-z0-9_][a-z0-9._@-]{0,63}"
 
-# Names of system accounts and of the Hub's own roles. On single-machine hubs (LocalProcess-
-# or SystemdSpawner, TLJH) a Hub user maps to the system user of the same name, so a roster row
-# whose email is root@school.edu would give a student a server running as uid 0; `admin`,
-# `jupyterhub`, `hubclass` would make a student look like staff in every listing. The LMS never
-# has a real student who needs one of these names, so refusing them costs nothing.
-RESERVED = frozenset(
-    {
-        "root",
-        "admin",
-        "administrator",
-        "daemon",
-        "bin",
-        "sys",
-        "sync",
-        "adm",
-        "wheel",
-        "sudo",
-        "shadow",
-        "staff",
-        "nobody",
-        "nogroup",
-        "operator",
-        "postgres",
-        "mysql",
-        "www-data",
-        "systemd-network",
-        "jupyter",
-        "jupyterhub",
-        "jupyterhub-admin",
-        "hubclass",
-        "hub",
-        "ubuntu",
-        "debian",
-    }
+# The Hub's own names: a student called `jupyterhub` or `hubclass` would look like staff in
+# every listing. System accounts (`root`, `games`, the cloud images' `admin`...) are refused by
+# the one rule of app/roster/accounts.py, which also reads this machine's own.
+HUB_NAMES = frozenset(
+    {"administrator", "jupyter", "jupyterhub", "jupyterhub-admin", "hubclass", "hub"}
 )
 
 _FAST_OK = re.compile(DEFAULT_PATTERN)
@@ -78,29 +50,47 @@ class Resolution:
 
 
 def username_for(
-    row: RosterRow, rule: str = DEFAULT_RULE, pattern: re.Pattern[str] | str | None = None
+    row: RosterRow,
+    rule: str = DEFAULT_RULE,
+    pattern: re.Pattern[str] | str | None = None,
+    accounts: SystemAccounts = BUILTIN_ONLY,
 ) -> tuple[str | None, str | None]:
     """Return (username, None) for a row, or (None, reason) when it has no acceptable one."""
-    result = resolve_username(row, rule, pattern)
+    result = resolve_username(row, rule, pattern, accounts)
     return result.username, result.reason
 
 
 def resolve_username(
-    row: RosterRow, rule: str = DEFAULT_RULE, pattern: re.Pattern[str] | str | None = None
+    row: RosterRow,
+    rule: str = DEFAULT_RULE,
+    pattern: re.Pattern[str] | str | None = None,
+    accounts: SystemAccounts = BUILTIN_ONLY,
 ) -> Resolution:
     """Apply a rule to a row: pick the value, normalise it like the Hub, check it strictly."""
-    return make_resolver(rule, pattern)(row)
+    return make_resolver(rule, pattern, accounts)(row)
 
 
 def make_resolver(
-    rule: str = DEFAULT_RULE, pattern: re.Pattern[str] | str | None = None
+    rule: str = DEFAULT_RULE,
+    pattern: re.Pattern[str] | str | None = None,
+    accounts: SystemAccounts = BUILTIN_ONLY,
 ) -> Callable[[RosterRow], Resolution]:
-    """Validate a rule and pattern once; return the function that resolves each row."""
+    """Validate a rule and pattern once; return the function that resolves each row.
+
+    `accounts` are the system accounts refused as students: the built-in list unless the
+    caller read a machine's (accounts.this_machine()).
+    """
     kind, column = parse_rule(rule)
     compiled = compile_pattern(pattern)
     allow_at = kind == "email"
 
     def resolve(row: RosterRow) -> Resolution:
+        # The email (or a login that is one) is stored with the student, and PostgreSQL cannot
+        # store a NUL: a control character anywhere in it costs the row, not only in the part
+        # that becomes the username.
+        for value in (row.email, row.login):
+            if value and any(_invisible(ch) for ch in value.strip()):
+                return Resolution(None, value, "contains control or invisible characters", column)
         if column is not None:
             value = _column_value(row, column)
             if not value.strip():
@@ -111,7 +101,7 @@ def make_resolver(
             if reason:
                 return Resolution(None, value, reason)
         name = normalize_username(candidate)
-        reason = check_username(name, allow_at=allow_at, pattern=compiled)
+        reason = check_username(name, allow_at=allow_at, pattern=compiled, accounts=accounts)
         if reason:
             return Resolution(None, value, reason, column)
         return Resolution(name, value, None, column)
@@ -156,17 +146,21 @@ def normalize_username(value: str) -> str:
 
 
 def check_username(
-    name: str, *, allow_at: bool = False, pattern: re.Pattern[str] | None = None
+    name: str,
+    *,
+    allow_at: bool = False,
+    pattern: re.Pattern[str] | None = None,
+    accounts: SystemAccounts = BUILTIN_ONLY,
 ) -> str | None:
     """Return why a normalised name is refused, or None when it is acceptable.
 
     The safety checks (control characters, spaces, '/', '..', markup, a leading '-' or '.',
-    '@' outside the email rule, reserved names) apply whatever pattern is configured; the
-    pattern only narrows further, or widens the character set and the length.
+    '@' outside the email rule, system accounts, the Hub's names) apply whatever pattern is
+    configured; the pattern only narrows further, or widens the character set and the length.
     """
     # Fast path for the common case; everything it accepts passes the checks below too.
     fast = pattern is None and not allow_at and _FAST_OK.fullmatch(name)
-    if fast and ".." not in name and name not in RESERVED:
+    if fast and ".." not in name and name not in HUB_NAMES and name not in accounts:
         return None
     if not name:
         return "the username is empty"
@@ -187,8 +181,13 @@ def check_username(
     limit = MAX_LENGTH if pattern is None else HARD_MAX_LENGTH
     if len(name) > limit:
         return f"is {len(name):,} characters long (at most {limit})"
-    if name in RESERVED:
-        return f"{name!r} is reserved for the system"
+    if (reason := accounts.reason(name)) is not None:
+        return reason
+    if name in HUB_NAMES:
+        return (
+            f"{name!r} is reserved for the Hub and its services: a student of that name would "
+            "look like staff"
+        )
     if pattern is not None:
         if pattern.fullmatch(name):
             return None

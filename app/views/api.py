@@ -1,8 +1,8 @@
 """JSON API under /api/v1/: same services and authorization as the pages."""
 
-from flask import Blueprint, abort, request
+from flask import Blueprint, request
 
-from .. import courses, dashboard, status
+from .. import courses, dashboard, inputs, status
 from ..auth import current_instructor
 from ..extensions import db
 from ..hubclient import hub_client
@@ -24,14 +24,17 @@ def course_list():
 
 @bp.post("/courses")
 def course_create():
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        abort(400, 'Send a JSON object: {"slug": "...", "title": "..."}.')
+    body = inputs.json_object('{"slug": "...", "title": "...", "instructor_groups": [...]}')
+    # Each field has one JSON type: str() of a number, a list or null made a course "5" or a
+    # staff group "None" before, and a number in the groups made a 500.
+    groups = inputs.text_list_field(body, "instructor_groups", '["data100-tas"]')
+    if any("," in group for group in groups):
+        raise inputs.InvalidInput("'instructor_groups' holds one Hub group name per item.")
     course = courses.create_course(
-        str(body.get("slug", "")),
-        str(body.get("title", "")),
+        inputs.text_field(body, "slug"),
+        inputs.text_field(body, "title"),
         who=current_instructor(),
-        instructor_groups=",".join(map(str, body.get("instructor_groups") or [])),
+        instructor_groups=",".join(groups),
         group_members=hub_client().group_members,
     )
     db.session.commit()

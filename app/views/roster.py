@@ -57,7 +57,7 @@ def upload(slug: str):
     return redirect(url_for("roster.detail", slug=slug, import_id=record.id))
 
 
-@bp.get("/imports/<int:import_id>")
+@bp.get("/imports/<id:import_id>")
 def detail(slug: str, import_id: int):
     course = courses.get_course(slug, who=current_instructor())
     record = imports.get_import(course, import_id) or abort(404)
@@ -71,7 +71,7 @@ def detail(slug: str, import_id: int):
     )
 
 
-@bp.post("/imports/<int:import_id>/apply")
+@bp.post("/imports/<id:import_id>/apply")
 def apply(slug: str, import_id: int):
     course = courses.get_course(slug, who=current_instructor())
     record = imports.get_import(course, import_id) or abort(404)
