@@ -15,6 +15,7 @@ import io
 import itertools
 import logging
 import re
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +36,7 @@ from app.config import from_env
 from app.extensions import db
 from app.models import AuditEvent, Course, Enrollment, RosterImport
 from tests.conftest import hub_env
-from tests.hubusers import csrf_token, hub_has, user_token
+from tests.hubusers import csrf_token, ensure_users, hub_has, user_token
 
 pytestmark = pytest.mark.hub
 
@@ -188,30 +189,35 @@ def walk(request, hub, tmp_path) -> Iterator[Walk]:
         server = request.getfixturevalue("postgres")
         overrides["HUBCLASS_DATABASE_URL"] = server.create_database(f"walk_{tmp_path.name[-30:]}")
     app = create_app(from_env(hub_env(api_url=hub.api_url, **overrides)))
+    # An instructor names only groups they are in as a course's staff.
+    ensure_users(hub, ["instructor"], groups=["walk-tas"])
     with app.app_context():
-        upgrade()
-        api = app.test_client()
-        api.environ_base["HTTP_AUTHORIZATION"] = f"token {user_token(hub, 'instructor')}"
-        page = app.test_client()
-        with page.session_transaction(PREFIX + "/") as session:
-            session["username"] = "instructor"
-        home = page.get(PREFIX + "/")
-        assert home.status_code == 200, home.text
-        with page.session_transaction(PREFIX + "/") as session:
-            signed_in = dict(session)  # the username and the raw CSRF secret of the page
-        slug = f"walk-{request.param[:2]}"
-        r = api.post(PREFIX + "/api/v1/courses", json={"slug": slug, "title": "Walk"})
-        assert r.status_code == 201, r.text
-        r = api.post(
-            PREFIX + f"/api/v1/courses/{slug}/roster",
-            query_string={"apply": "1"},
-            data=_roster(f"walk{request.param[:2]}1@example.edu,One,A"),
-            content_type="text/csv",
-        )
-        assert r.status_code == 200, r.text
         try:
+            upgrade()
+            api = app.test_client()
+            api.environ_base["HTTP_AUTHORIZATION"] = f"token {user_token(hub, 'instructor')}"
+            page = app.test_client()
+            with page.session_transaction(PREFIX + "/") as session:
+                session["username"] = "instructor"
+            home = page.get(PREFIX + "/")
+            assert home.status_code == 200, home.text
+            with page.session_transaction(PREFIX + "/") as session:
+                signed_in = dict(session)  # the username and the raw CSRF secret of the page
+            # Its own slug each time: the Hub keeps the course's group from an earlier walk, and a
+            # new course never takes over an existing group.
+            slug = f"walk-{request.param[:2]}-{secrets.token_hex(3)}"
+            r = api.post(PREFIX + "/api/v1/courses", json={"slug": slug, "title": "Walk"})
+            assert r.status_code == 201, r.text
+            r = api.post(
+                PREFIX + f"/api/v1/courses/{slug}/roster",
+                query_string={"apply": "1"},
+                data=_roster(f"walk{request.param[:2]}1@example.edu,One,A"),
+                content_type="text/csv",
+            )
+            assert r.status_code == 200, r.text
             yield Walk(app, api, page, csrf_token(home.text), slug, r.json["import"], signed_in)
         finally:
+            # Also when setting up failed: a PostgreSQL connection left open warns later.
             db.session.remove()
             db.engine.dispose()
 
