@@ -86,6 +86,14 @@ def can_create_courses(who: Teacher | None) -> bool:
     return who is None or who.admin or who.instructor
 
 
+def require_instructor(who: Teacher | None) -> None:
+    """Refuse teaching staff what only instructors see (the service's settings and scopes)."""
+    if not can_create_courses(who):
+        raise CourseError(
+            "not_allowed", "Only instructors and Hub admins see the service's status."
+        )
+
+
 def can_change_staff(course: Course, who: Teacher | None) -> bool:
     """Hub admins, and instructors who manage the course, name its staff (not TAs themselves)."""
     return who is None or who.admin or (who.instructor and can_manage(course, who))

@@ -213,6 +213,8 @@ def test_teaching_staff_act_on_their_course_only_and_are_never_removed(hub):
     # Staff of one course: not another course, no new courses, no new staff.
     assert requests.get(f"{base}/solo-other", headers=ta).status_code == 404
     assert [c["slug"] for c in requests.get(base, headers=ta).json()["courses"]] == ["solo"]
+    # Nor the service's settings and scopes, which are for instructors and admins.
+    assert requests.get(hub.service_url + "api/v1/status", headers=ta).status_code == 403
     created = requests.post(base, json={"slug": "ta-made"}, headers=ta)
     assert created.status_code == 403
     assert created.json()["error"]["code"] == "not_allowed"
@@ -229,4 +231,4 @@ def test_teaching_staff_act_on_their_course_only_and_are_never_removed(hub):
     result = post_roster(
         hub, owner, "solo", roster_csv(["solostu"]), remove="delete", apply=1, confirm="solo"
     )
-    assert result["protected"] == [{"username": "ta-only", "reason": "teaching staff of a course"}]
+    assert result["protected"] == [{"username": "ta-only", "reason": "teaching staff of this course"}]

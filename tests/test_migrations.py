@@ -76,7 +76,7 @@ def test_flask_db_upgrade_works_from_the_command_line(tmp_path):
     assert (tmp_path / "data" / "hubclass.sqlite").exists()
 
 
-def test_upgrade_keeps_the_accounts_earlier_imports_created_and_frees_the_name_cli(app):
+def test_upgrade_keeps_the_accounts_earlier_imports_created_and_frees_the_name_cli(any_db_app):
     downgrade(revision="0003")
     with db.engine.begin() as conn:
         conn.execute(

@@ -217,3 +217,104 @@ def test_instructors_name_only_groups_they_are_in_when_creating_a_course(hub):
         ).status_code
         == 404
     )
+
+
+def test_another_courses_instructor_cannot_shield_a_student_by_naming_them_staff(hub):
+    # Course A's student is named a TA of course B, and a group of B's instructor holds
+    # another of A's students: A's roster still takes both out of A.
+    ensure_users(hub, ["shieldprof"], groups=["instructors", "shield-dept"])
+    owner = api(hub)
+    make_course(hub, owner, "shield-a")
+    post_roster(hub, owner, "shield-a", roster_csv(["shieldstu1", "shieldstu2", "shieldstay"]),
+                apply=1)  # fmt: skip
+    ensure_users(hub, ["shieldstu2"], groups=["shield-dept"])
+    other = api(hub, "shieldprof")
+    r = other.post(
+        hub.service_url + "api/v1/courses",
+        json={"slug": "shield-b", "instructor_groups": ["shield-dept"]},
+    )
+    assert r.status_code == 201, r.text
+    page_session, page = sign_in(hub, "shieldprof", "courses/shield-b")
+    saved = page_session.post(
+        hub.service_url + "courses/shield-b/staff",
+        data={
+            "staff_users": "shieldstu1",
+            "instructor_groups": "shield-dept",
+            "csrf_token": csrf_token(page.text),
+        },
+    )
+    assert "Teaching staff saved" in saved.text
+
+    result = post_roster(
+        hub, owner, "shield-a", roster_csv(["shieldstay"]), remove="delete", apply=1,
+        confirm="shield-a",
+    )  # fmt: skip
+
+    assert result["protected"] == []
+    assert hub_group(hub, "course-shield-a") == ["shieldstay"]
+    # Their accounts stay: one is a TA of course B, the other is in B's staff group.
+    kept = {k["username"]: k["reason"] for k in result["account_kept"]}
+    assert kept == {
+        "shieldstu1": "teaching staff of a course",
+        "shieldstu2": "also in the Hub group 'shield-dept'",
+    }
+    assert hub_has(hub, "shieldstu1") and hub_has(hub, "shieldstu2")
+
+
+def test_a_preview_stored_before_a_rule_changed_cannot_create_a_system_account(hub, hub_app):
+    from sqlalchemy.orm.attributes import flag_modified
+
+    from app import courses
+    from app.extensions import db
+    from app.roster import imports
+
+    course = courses.create_course("stale", "Stale", who=None, group_members=lambda g: None)
+    db.session.commit()
+    record, _ = imports.preview(course, b"email\nstalestu@example.edu\n", "r.csv", actor="t")
+    # As an older release stored it: its reserved list lacked 'games' (uid 5 on Debian).
+    plan = dict(record.plan)
+    plan["enrol"] = [*plan["enrol"], dict(plan["enrol"][0], username="games")]
+    record.plan = plan
+    flag_modified(record, "plan")
+    db.session.commit()
+
+    imports.apply(record, actor="t")
+    db.session.commit()
+
+    assert record.results["stalestu"] == "created"
+    assert record.results["games"].startswith("failed: not enrolled, 'games' is a system account")
+    assert not hub_has(hub, "games")
+
+
+def test_an_account_created_before_its_group_add_failed_is_still_recorded_as_hubclass_s(
+    hub, hub_app
+):
+    from app import courses
+    from app.extensions import db
+    from app.hub import HubClient
+    from app.models import HubAccount
+    from app.roster import imports
+    from tests.faultyhub import FaultyHub
+
+    def rule(n, method, path):
+        if method == "POST" and path.startswith("/hub/api/groups/course-orphans/users"):
+            return 503, {"Content-Type": "application/json"}, b'{"message": "restarting"}'
+        return None
+
+    course = courses.create_course("orphans", "O", who=None, group_members=lambda g: None)
+    db.session.commit()
+    with FaultyHub(hub.api_url, rule) as faulty:
+        client = HubClient(faulty.url, hub.service_token, sleep=lambda s: None, retries=0)
+        record, _ = imports.preview(course, roster_csv(["orphan1"]), "r.csv", actor="t",
+                                    client=client)  # fmt: skip
+        imports.apply(record, actor="t", client=client)
+        db.session.commit()
+    assert record.results["orphan1"].startswith("failed")
+    assert hub_has(hub, "orphan1")
+    account = db.session.get(HubAccount, "orphan1")
+    assert account is not None and account.course_id == course.id
+    # The retry on a healthy Hub finishes the job, and the account can later be deleted.
+    imports.apply(record, actor="t")
+    db.session.commit()
+    assert record.results["orphan1"] == "added"
+    assert hub_group(hub, "course-orphans") == ["orphan1"]

@@ -27,7 +27,10 @@ class Intent:
     remove: list[str]
     remove_mode: str  # none | group | delete
     instructor_groups: frozenset[str] = frozenset()
+    # This course's teaching staff; and every course's staff by username (see Safeguards).
+    staff_groups: frozenset[str] = frozenset()
     staff_users: frozenset[str] = frozenset()
+    any_staff_users: frozenset[str] = frozenset()
     # Accounts Hubclass created for this course, each with the Hub's `created` time it had
     # then (None: recorded from history, to be created no later than `recorded_before`).
     created_here: Mapping[str, tuple[str | None, datetime]] = field(default_factory=dict)
@@ -44,8 +47,10 @@ class Intent:
         """The protection rules, with "created here" checked against the Hub's accounts now."""
         return Safeguards(
             own_groups=self.own_groups,
-            staff_groups=self.instructor_groups,
+            instructor_groups=self.instructor_groups,
+            staff_groups=self.staff_groups,
             staff_users=self.staff_users,
+            any_staff_users=self.any_staff_users,
             created_here=frozenset(
                 name
                 for name, (hub_created, recorded) in self.created_here.items()

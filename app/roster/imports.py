@@ -13,7 +13,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from app import audit
-from app.courses import staff_groups, staff_users
+from app.courses import staff_users
 from app.extensions import db
 from app.hub import HubClient
 from app.hubclient import hub_client
@@ -23,6 +23,7 @@ from app.roster.apply import Intent, apply_intent, section_group, still_ours
 from app.roster.parse import ColumnMapping, RosterError, parse_roster
 from app.roster.plan import Plan, make_plan
 from app.roster.protection import person
+from app.roster.usernames import check_username, compile_pattern, parse_rule
 from app.timeutil import utcnow
 
 
@@ -59,8 +60,8 @@ def _still_created_here(course: Course, users: dict[str, dict]) -> set[str]:
 
 
 def _instructor_groups() -> set[str]:
-    """Groups whose members are never removed by a roster: instructors and teaching staff."""
-    return set(current_app.config["HUBCLASS_INSTRUCTOR_GROUPS"]) | staff_groups()
+    """The service-wide instructor groups: their members are never removed by a roster."""
+    return set(current_app.config["HUBCLASS_INSTRUCTOR_GROUPS"])
 
 
 def active_enrollments(course: Course) -> list[Enrollment]:
@@ -144,7 +145,9 @@ def preview(
         course_group=course.hub_group,
         remove=remove,
         section_groups=_section_groups(course, sections),
-        staff_users=staff_users(),
+        staff_groups=course.instructor_groups or (),
+        staff_users=course.staff_users or (),
+        any_staff_users=staff_users(),
         created_here=_still_created_here(course, hub.users),
         # Read at each preview: accounts made since the last one count at once.
         accounts=this_machine(),
@@ -205,6 +208,9 @@ def apply(
             f"Type the course name {course.slug!r} to confirm.",
         )
     enrol = {e["username"]: e for e in plan["enrol"]}
+    refused = _refused_now(list(enrol), allow_at=parse_rule(record.username_rule)[0] == "email")
+    for name in refused:
+        del enrol[name]
     sections = {s for e in enrol.values() for s in e["sections"]}
     intent = Intent(
         course_group=course.hub_group,
@@ -213,7 +219,9 @@ def apply(
         remove_mode=record.remove_mode,
         instructor_groups=frozenset(_instructor_groups()),
         section_groups=_section_groups(course, sections),
-        staff_users=frozenset(staff_users()),
+        staff_groups=frozenset(course.instructor_groups or ()),
+        staff_users=frozenset(course.staff_users or ()),
+        any_staff_users=frozenset(staff_users()),
         created_here=_accounts_created_for(course),
     )
     outcome = apply_intent(
@@ -224,6 +232,7 @@ def apply(
     )
     _record_enrollments(course, enrol, outcome.results, record.remove_mode)
     _record_accounts(course, outcome.results, outcome.hub_created)
+    outcome.results.update(refused)
     results = {**(record.results or {}), **outcome.results}
     # A retry that succeeds replaces an earlier failure of the same student.
     record.results = results
@@ -278,18 +287,35 @@ def _record_enrollments(
             existing[name].removed_at = now
 
 
+def _refused_now(names: list[str], *, allow_at: bool) -> dict[str, str]:
+    """Check the stored preview's usernames again: the rules or the machine's accounts may
+    have changed since (an import previewed before an upgrade, a `useradd` in between)."""
+    pattern = compile_pattern(current_app.config.get("HUBCLASS_USERNAME_PATTERN"))
+    accounts = this_machine()
+    refused = {}
+    for name in names:
+        reason = check_username(name, allow_at=allow_at, pattern=pattern, accounts=accounts)
+        if reason:
+            refused[name] = f"failed: not enrolled, {reason}"
+    return refused
+
+
 def _record_accounts(
     course: Course, results: dict[str, str], hub_created: dict[str, str | None]
 ) -> None:
-    """Remember the accounts created for this course; forget the ones deleted."""
+    """Remember the accounts created for this course; forget the ones deleted.
+
+    Every account the Hub said it created is recorded, even when adding it to the group failed
+    afterwards: otherwise a retry would see it as an account the Hub had before.
+    """
     for name, result in results.items():
-        if result not in ("created", "deleted"):
+        if result != "deleted":
             continue
         account = db.session.get(HubAccount, name)
-        if result == "deleted":
-            if account is not None:
-                db.session.delete(account)
-            continue
+        if account is not None:
+            db.session.delete(account)
+    for name in hub_created:
+        account = db.session.get(HubAccount, name)
         if account is None:
             account = HubAccount(username=name)
             db.session.add(account)

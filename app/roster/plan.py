@@ -190,15 +190,18 @@ def make_plan(
     remove: str = "none",
     max_remove_share: float = MAX_REMOVE_SHARE,
     section_groups: Collection[str] = (),
+    staff_groups: Collection[str] = (),
     staff_users: Collection[str] = (),
+    any_staff_users: Collection[str] = (),
     created_here: Collection[str] = (),
     accounts: SystemAccounts = BUILTIN_ONLY,
 ) -> Plan:
     """Compare the file with the course; `section_groups` are this course's own sub-groups.
 
     `hub_users` must come from a complete listing: a user missing from it counts as absent.
-    `instructor_groups` and `staff_users` are never removed; an account is deleted only when
-    it is in `created_here` (Hubclass created it for this course) and no other group holds it.
+    Instructors (`instructor_groups`) and this course's staff (`staff_groups`, `staff_users`)
+    are never removed; an account is deleted only when it is in `created_here` (Hubclass
+    created it for this course), is no course's staff and no other group holds it.
     `accounts` are the system accounts no student may be named after (the caller reads the
     machine's; the built-in list otherwise).
     """
@@ -254,8 +257,10 @@ def make_plan(
 
     guards = Safeguards(
         own_groups=frozenset({course_group, *section_groups}),
-        staff_groups=frozenset(instructor_groups),
+        instructor_groups=frozenset(instructor_groups),
+        staff_groups=frozenset(staff_groups),
         staff_users=frozenset(staff_users),
+        any_staff_users=frozenset(any_staff_users),
         created_here=frozenset(created_here),
     )
     for username in sorted(enrolled_set - found.keys()):

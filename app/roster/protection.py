@@ -60,10 +60,15 @@ class Safeguards:
 
     # The course's student group and its section groups: the only groups a roster touches.
     own_groups: frozenset[str]
-    # Service-wide instructor groups and every course's teaching-staff groups.
+    # Service-wide instructor groups (HUBCLASS_INSTRUCTOR_GROUPS).
+    instructor_groups: frozenset[str] = frozenset()
+    # This course's teaching staff, by group and by username. Another course's staff do not
+    # shield anyone from this course's roster (that would let its instructor name a student of
+    # this course as their TA to keep them here); they only keep their account.
     staff_groups: frozenset[str] = frozenset()
-    # Teaching staff named by username, in any course.
     staff_users: frozenset[str] = frozenset()
+    # Teaching staff of any course by username: their accounts are never deleted.
+    any_staff_users: frozenset[str] = frozenset()
     # Accounts Hubclass created for this course and that are still those accounts.
     created_here: frozenset[str] = frozenset()
 
@@ -76,11 +81,14 @@ def never_removed(name: str, info: HubUserInfo, guards: Safeguards) -> str | Non
     """
     if info.admin:
         return "a Hub admin"
+    instructor = sorted(guards.instructor_groups.intersection(info.groups))
+    if instructor:
+        return f"an instructor (group {instructor[0]!r})"
     staff = sorted(guards.staff_groups.intersection(info.groups))
     if staff:
-        return f"an instructor (group {staff[0]!r})"
+        return f"teaching staff of this course (group {staff[0]!r})"
     if name in guards.staff_users:
-        return "teaching staff of a course"
+        return "teaching staff of this course"
     roles = sorted(set(info.roles) - DEFAULT_ROLES)
     if roles:
         return f"holds the Hub role {roles[0]!r} (a role may grant admin rights)"
@@ -95,6 +103,8 @@ def account_kept(name: str, info: HubUserInfo, guards: Safeguards) -> str | None
     """
     if name not in guards.created_here:
         return "the account was not created by Hubclass for this course"
+    if name in guards.any_staff_users:
+        return "teaching staff of a course"
     others = sorted(g for g in info.groups if g not in guards.own_groups)
     courses = [g for g in others if g.startswith(COURSE_GROUP_PREFIX)]
     if courses:

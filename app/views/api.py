@@ -48,6 +48,7 @@ def course_detail(slug: str):
 
 @bp.get("/status")
 def status_json():
+    courses.require_instructor(current_instructor())
     return status.collect().to_json()
 
 

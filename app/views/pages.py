@@ -152,4 +152,5 @@ def students_csv(slug: str):
 
 @bp.get("/status")
 def status_page():
+    courses.require_instructor(current_instructor())
     return render_template("status.html", status=status.collect())

@@ -66,7 +66,8 @@ def upgrade():
 
 def downgrade():
     conn = op.get_bind()
-    conn.execute(sa.text("UPDATE course SET created_by = 'cli' WHERE created_by IS NULL"))
+    # Not "cli", which a Hub user could be called: the Hub refuses usernames with a '/'.
+    conn.execute(sa.text("UPDATE course SET created_by = 'command/line' WHERE created_by IS NULL"))
     with op.batch_alter_table('course', schema=None) as batch_op:
         batch_op.alter_column('created_by', existing_type=sa.String(length=255), nullable=False)
         batch_op.drop_column('staff_users')

@@ -100,7 +100,7 @@ def test_teaching_staff_named_by_username_are_never_removed():
     )
 
     assert plan.remove == []
-    assert plan.protected[0].reason == "teaching staff of a course"
+    assert plan.protected[0].reason == "teaching staff of this course"
 
 
 ACCOUNT_KEPT = [
