@@ -231,4 +231,6 @@ def test_teaching_staff_act_on_their_course_only_and_are_never_removed(hub):
     result = post_roster(
         hub, owner, "solo", roster_csv(["solostu"]), remove="delete", apply=1, confirm="solo"
     )
-    assert result["protected"] == [{"username": "ta-only", "reason": "teaching staff of this course"}]
+    assert result["protected"] == [
+        {"username": "ta-only", "reason": "teaching staff of this course"}
+    ]
