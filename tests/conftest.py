@@ -49,16 +49,21 @@ def hub_env(api_url: str = "http://127.0.0.1:9/hub/api", **overrides: str) -> di
     }
 
 
-@pytest.fixture
-def app(tmp_path: Path):
-    """An app on a fresh, migrated SQLite database; its Hub is unreachable (port 9)."""
-    application = create_app(from_env(hub_env(HUBCLASS_DATA_DIR=str(tmp_path / "data"))))
+def _migrated(env: dict[str, str]):
+    """Yield an app made from `env`, its database migrated, inside its app context."""
+    application = create_app(from_env(env))
     application.config["TESTING"] = True
     with application.app_context():
         upgrade()
         yield application
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture
+def app(tmp_path: Path):
+    """An app on a fresh, migrated SQLite database; its Hub is unreachable (port 9)."""
+    yield from _migrated(hub_env(HUBCLASS_DATA_DIR=str(tmp_path / "data")))
 
 
 @pytest.fixture
@@ -69,21 +74,13 @@ def runner(app):
 @pytest.fixture
 def hub_app(hub, tmp_path: Path):
     """An app on a fresh, migrated SQLite database that talks to the real test Hub."""
-    application = create_app(
-        from_env(
-            hub_env(
-                api_url=hub.api_url,
-                JUPYTERHUB_API_TOKEN=hub.service_token,
-                HUBCLASS_DATA_DIR=str(tmp_path / "data"),
-            )
+    yield from _migrated(
+        hub_env(
+            api_url=hub.api_url,
+            JUPYTERHUB_API_TOKEN=hub.service_token,
+            HUBCLASS_DATA_DIR=str(tmp_path / "data"),
         )
     )
-    application.config["TESTING"] = True
-    with application.app_context():
-        upgrade()
-        yield application
-        db.session.remove()
-        db.engine.dispose()
 
 
 @pytest.fixture(autouse=True)
