@@ -7,7 +7,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from . import auth, background, cli, errors, hubclient, inputs, redirects
+from . import activity, auth, cli, errors, hubclient, inputs, jobs, redirects
 from .config import ensure_private_sqlite_file, from_env
 from .extensions import csrf, db, migrate
 from .prefix import ServicePrefix
@@ -27,7 +27,8 @@ def create_app(config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
     csrf.init_app(app)
     hubclient.init_app(app)
-    background.init_app(app)  # before auth: any first request starts it, signed in or not
+    jobs.init_app(app)  # before auth: any first request starts the workers, signed in or not
+    activity.init_app(app)  # the poll, a periodic task of the workers
     inputs.init_app(app)  # before the blueprints (the id converter) and before auth
     auth.init_app(app)
 

@@ -10,10 +10,13 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from flask import Flask
 from sqlalchemy import delete, func, select
 
+from . import jobs
 from .extensions import db
 from .hub import HubClient
+from .hubclient import hub_client
 from .models import ActivitySample, Course, Enrollment, HubUserState
 from .timeutil import utcnow
 
@@ -21,6 +24,7 @@ log = logging.getLogger(__name__)
 
 ACTIVE_WINDOW = timedelta(minutes=5)  # "active now": Hub activity in the last 5 minutes
 MINUTE_SAMPLES_KEPT = timedelta(days=1)  # older per-minute samples are merged into hourly ones
+POLL_TASK = "activity-poll"  # also the name of its lease
 
 
 @dataclass
@@ -148,3 +152,14 @@ def thin_samples(now: datetime) -> None:
 def latest_poll() -> datetime | None:
     """When the poller last wrote, or None if it never ran."""
     return db.session.scalar(select(func.max(HubUserState.updated_at)))
+
+
+def poll_hub() -> None:
+    """Poll the app's Hub once: the periodic task of the background workers."""
+    poll_once(hub_client())
+
+
+def init_app(app: Flask) -> None:
+    jobs.registry(app).register_periodic(
+        POLL_TASK, float(app.config["HUBCLASS_POLL_SECONDS"]), poll_hub
+    )

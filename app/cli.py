@@ -13,6 +13,7 @@ from flask.cli import AppGroup
 from . import courses
 from .extensions import db
 from .gitsync.cli import gitsync_command
+from .jobs.cli import worker_command
 
 course_cli = AppGroup("course", help="Create and list courses.")
 
@@ -201,3 +202,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(status_command)
     app.cli.add_command(poll_command)
     app.cli.add_command(gitsync_command, "gitsync")
+    app.cli.add_command(worker_command)

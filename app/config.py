@@ -197,7 +197,8 @@ def from_env(env: Mapping[str, str] | None = None) -> dict:
         ),
         "HUBCLASS_USERNAME_PATTERN": env.get("HUBCLASS_USERNAME_PATTERN", "").strip() or None,
         "HUBCLASS_POLL_SECONDS": float(env.get("HUBCLASS_POLL_SECONDS", "") or 60),
-        # 0: this process runs no background work (a separate process does, or nobody).
+        # Background worker threads in each web process; 0: none (`flask --app wsgi worker` runs
+        # the work in processes of its own, or nobody does).
         "HUBCLASS_WORKERS": int(env.get("HUBCLASS_WORKERS", "") or 1),
     }
 

@@ -1,4 +1,4 @@
-"""The activity poller, sample thinning, leases, and when background work starts."""
+"""The activity poller, sample thinning, and when background work starts."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from app import activity, leases
-from app.background import Poller
+from app import activity
 from app.extensions import db
 from app.hub import HubClient
+from app.jobs import Worker, registry
 from app.models import ActivitySample, Course, Enrollment, HubUserState
 from tests.hubusers import ensure_users, hub_login
 
@@ -62,28 +62,26 @@ def test_old_minute_samples_are_merged_into_hourly_peaks(app):
     assert samples[0].at == old.replace(minute=0)
 
 
-def test_a_lease_has_one_holder_until_it_expires(app):
-    assert leases.try_acquire("job", "a", 60)
-    assert not leases.try_acquire("job", "b", 60)
-    assert leases.try_acquire("job", "a", 60)  # renewing is fine
-    assert leases.try_acquire("other", "b", 60)
-    assert leases.try_acquire("short", "a", -1)  # already expired
-    assert leases.try_acquire("short", "b", 60)
-
-
 def test_cli_commands_start_no_background_thread(app, runner):
     result = runner.invoke(args=["course", "list"])
     assert result.exit_code == 0
-    assert app.extensions["hubclass.poller"].thread is None
+    assert app.extensions["hubclass.workers"].threads == []
 
 
-def test_no_poller_when_workers_are_off(tmp_path):
+def test_the_poll_is_a_periodic_task_of_the_workers_every_poll_interval(app):
+    (task,) = registry(app).periodic
+    assert (task.name, task.every_seconds, task.fn) == ("activity-poll", 60, activity.poll_hub)
+
+
+def test_no_worker_threads_when_workers_are_off_but_the_poll_stays_registered(tmp_path):
     from app import create_app
     from app.config import from_env
     from tests.conftest import hub_env
 
     off = create_app(from_env(hub_env(HUBCLASS_DATA_DIR=str(tmp_path), HUBCLASS_WORKERS="0")))
-    assert "hubclass.poller" not in off.extensions
+    assert "hubclass.workers" not in off.extensions
+    # For `flask --app wsgi worker` processes, which read the same registry.
+    assert [t.name for t in registry(off).periodic] == ["activity-poll"]
 
 
 @pytest.mark.hub
@@ -121,12 +119,12 @@ def test_a_failing_hub_leaves_the_poller_running(hub, app):
 
     with FaultyHub(hub.api_url, lambda n, m, p: (500, {}, b"{}")) as faulty:
         app.extensions["hubclass.hub"] = HubClient(faulty.url, "x", retries=0)
-        poller = Poller(app)
-        assert poller.tick() is False  # logged, not raised
+        assert Worker(app, "w-test").run_once() == 0  # logged, not raised
+    assert activity.latest_poll() is None
     app.extensions["hubclass.hub"] = HubClient(hub.api_url, hub.service_token)
-    leases_free = Poller(app)
-    leases_free.holder = poller.holder
-    assert leases_free.tick() is True
+    # A worker of the same name renews the lease the failed attempt took, and polls.
+    assert Worker(app, "w-test").run_once() == 1
+    assert activity.latest_poll() is not None
 
 
 def test_never_logged_in_students_sort_last_in_either_direction():
