@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -47,6 +49,22 @@ def hub_env(api_url: str = "http://127.0.0.1:9/hub/api", **overrides: str) -> di
         "JUPYTERHUB_SERVICE_PREFIX": "/services/hubclass/",
         **overrides,
     }
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_flask(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    """Run `flask --app wsgi ARGS` in a fresh process with only `env`, as an admin's shell would."""
+    return subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
 
 
 def _migrated(env: dict[str, str]):

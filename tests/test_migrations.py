@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import datetime
 
 import pytest
@@ -18,7 +16,7 @@ from sqlalchemy import text
 from app import create_app
 from app.config import from_env
 from app.extensions import db
-from tests.conftest import hub_env
+from tests.conftest import hub_env, run_flask
 
 
 def _drift(app) -> list:
@@ -65,13 +63,7 @@ def test_flask_db_upgrade_works_from_the_command_line(tmp_path):
         **hub_env(HUBCLASS_DATA_DIR=str(tmp_path / "data")),
         "PATH": "/usr/bin:/bin",
     }
-    result = subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_flask(env, "db", "upgrade")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "data" / "hubclass.sqlite").exists()
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 import html
 import os
 import re
-import subprocess
-import sys
 
 import pytest
 import requests
 
+from tests.conftest import run_flask
 from tests.hubusers import (
     api,
     csrf_token,
@@ -32,8 +31,6 @@ from tests.hubusers import (
 )
 
 pytestmark = pytest.mark.hub
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def words(page: str) -> str:
@@ -142,22 +139,16 @@ def test_admins_by_a_role_or_a_groups_role_are_protected_like_admins(hub):
     assert hub_has(hub, "roleadmin") and hub_has(hub, "groupadmin")
 
 
-def _cli(hub, *args: str) -> subprocess.CompletedProcess:
+def _cli(hub, *args: str):
     """Run `flask --app wsgi ...` against the service's own database, as its admin would."""
-    env = {
-        "PATH": os.environ["PATH"],
-        "JUPYTERHUB_API_URL": hub.api_url,
-        "JUPYTERHUB_API_TOKEN": hub.service_token,
-        "HUBCLASS_DATA_DIR": str(hub.service_data_dir),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "wsgi", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
+    return run_flask(
+        {
+            "PATH": os.environ["PATH"],
+            "JUPYTERHUB_API_URL": hub.api_url,
+            "JUPYTERHUB_API_TOKEN": hub.service_token,
+            "HUBCLASS_DATA_DIR": str(hub.service_data_dir),
+        },
+        *args,
     )
 
 

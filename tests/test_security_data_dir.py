@@ -11,8 +11,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,7 +21,7 @@ from app import create_app
 from app.config import ConfigError, from_env
 from app.extensions import db
 from app.models import Course
-from tests.conftest import hub_env
+from tests.conftest import hub_env, run_flask
 
 DB_FILES = ("hubclass.sqlite", "hubclass.sqlite-wal", "hubclass.sqlite-shm")
 
@@ -87,13 +85,7 @@ def test_the_service_start_up_command_stops_on_an_open_data_dir(tmp_path):
         **hub_env(HUBCLASS_DATA_DIR=str(data)),
     }
     # What the Hub runs first for its managed service (demo/jupyterhub_config.py, docs/deploy.md).
-    result = subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_flask(env, "db", "upgrade")
     assert result.returncode != 0
     assert f"chmod 700 {data}" in result.stderr
     assert not (data / "hubclass.sqlite").exists()

@@ -6,7 +6,6 @@ their own: the app's models (and the migration drift test) never see it.
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from datetime import datetime
 
@@ -15,6 +14,7 @@ from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, inser
 
 from app.extensions import db
 from app.jobs.claim import CLAIMED, QUEUED, Queue
+from tests.jobs.together import run_together
 
 test_metadata = MetaData()
 items = Table(
@@ -69,26 +69,12 @@ def test_many_workers_claiming_at_once_never_share_a_row_and_lose_none(rows, any
     app = any_db_app
     ids = rows(120)
     claimed: list[int] = []
-    errors: list[BaseException] = []
-    start = threading.Barrier(8)
 
     def worker(name: str) -> None:
-        with app.app_context():
-            try:
-                start.wait()
-                while batch := queue.claim(name, limit=7, lease_seconds=60).ids:
-                    claimed.extend(batch)
-            except BaseException as e:  # collected: a failed thread must fail the test
-                errors.append(e)
-            finally:
-                db.session.remove()
+        while batch := queue.claim(name, limit=7, lease_seconds=60).ids:
+            claimed.extend(batch)
 
-    threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    run_together(app, [f"w{i}" for i in range(8)], worker)
     assert [i for i, n in Counter(claimed).items() if n > 1] == []
     assert sorted(claimed) == ids
     with db.engine.connect() as connection:

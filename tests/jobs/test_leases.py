@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-
 from sqlalchemy import func, select
 
 from app.extensions import db
 from app.jobs import leases
 from app.models import Course, Lease
+from tests.jobs.together import run_together
 
 
 def test_a_lease_has_one_holder_until_it_expires(app):
@@ -49,26 +48,12 @@ def test_taking_a_lease_neither_commits_nor_rolls_back_the_callers_changes(any_d
 def test_many_threads_racing_for_one_lease_get_one_winner(any_db_app):
     app = any_db_app
     winners: list[str] = []
-    errors: list[BaseException] = []
-    start = threading.Barrier(8)
 
     def contender(name: str) -> None:
-        with app.app_context():
-            try:
-                start.wait()
-                if leases.try_acquire("race", name, 60):
-                    winners.append(name)
-            except BaseException as e:  # collected: a failed thread must fail the test
-                errors.append(e)
-            finally:
-                db.session.remove()
+        if leases.try_acquire("race", name, 60):
+            winners.append(name)
 
-    threads = [threading.Thread(target=contender, args=(f"p{i}",)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    run_together(app, [f"p{i}" for i in range(8)], contender)
     assert len(winners) == 1
     # The winner renews; the others still cannot take it.
     assert leases.try_acquire("race", winners[0], 60)
