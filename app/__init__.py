@@ -7,10 +7,11 @@ from pathlib import Path
 
 from flask import Flask
 
-from . import activity, auth, cli, errors, hubclient, inputs, jobs, redirects
+from . import activity, auth, cli, error_pages, hub, jobs
 from .config import ensure_private_sqlite_file, from_env
 from .extensions import csrf, db, migrate
-from .prefix import ServicePrefix
+from .web import inputs, redirects
+from .web.prefix import ServicePrefix
 
 MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
 
@@ -26,21 +27,38 @@ def create_app(config: dict | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
     csrf.init_app(app)
-    hubclient.init_app(app)
+    hub.init_app(app)
     jobs.init_app(app)  # before auth: any first request starts the workers, signed in or not
     activity.init_app(app)  # the poll, a periodic task of the workers
     inputs.init_app(app)  # before the blueprints (the id converter) and before auth
     auth.init_app(app)
 
-    from . import models  # noqa: F401 - register the tables with SQLAlchemy and Alembic
-    from .views import api, health, pages, roster
+    # Each feature's pages and API routes; importing them registers its tables too.
+    from .activity import api as activity_api
+    from .activity import views as activity_views
+    from .auth import api as auth_api
+    from .courses import api as courses_api
+    from .courses import views as courses_views
+    from .ops import api as ops_api
+    from .ops import views as ops_views
+    from .roster import api as roster_api
+    from .roster import views as roster_views
 
-    app.register_blueprint(pages.bp)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(health.bp)
-    app.register_blueprint(roster.bp)
+    for blueprint in (
+        courses_views.bp,
+        activity_views.bp,
+        roster_views.bp,
+        ops_views.bp,
+        auth_api.bp,
+        courses_api.bp,
+        activity_api.bp,
+        roster_api.bp,
+        ops_api.bp,
+    ):
+        app.register_blueprint(blueprint)
+    _import_all_tables()
 
-    errors.init_app(app)
+    error_pages.init_app(app)
     auth.register_error_handlers(app)
     app.after_request(_security_headers)
     redirects.init_app(app)
@@ -60,3 +78,12 @@ def _security_headers(response):
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     return response
+
+
+def _import_all_tables() -> None:
+    """Register every feature's tables with SQLAlchemy and Alembic, pages or not."""
+    from .activity import models as _activity  # noqa: F401
+    from .audit import models as _audit  # noqa: F401
+    from .courses import models as _courses  # noqa: F401
+    from .jobs import models as _jobs  # noqa: F401
+    from .roster import models as _roster  # noqa: F401

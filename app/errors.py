@@ -1,96 +1,38 @@
-"""Error pages a person can act on, and JSON errors for the API."""
+"""The one base type of every error Hubclass shows to a person or a program.
+
+Pure on purpose (no Flask): the git engine and the roster core raise these too.
+"""
 
 from __future__ import annotations
 
-import logging
-
-from flask import Flask, current_app, render_template, request
-from werkzeug.exceptions import HTTPException
-
-from .auth import is_api_request
-from .courses import CourseError
-from .extensions import db
-from .hub import HubError
-from .roster import RosterError
-
-log = logging.getLogger(__name__)
-
-COURSE_ERROR_STATUS = {"not_found": 404, "exists": 409, "group_exists": 409, "not_allowed": 403}
+from typing import ClassVar
 
 
-def _respond(status: int, code: str, title: str, message: str):
-    if is_api_request():
-        return {"error": {"code": code, "message": message}}, status
-    return render_template("error.html", title=title, message=message), status
+class HubclassError(Exception):
+    """A refusal or failure with a stable `code` (for programs), a `message` safe to show (it
+    says what to fix, never a traceback or a secret) and the HTTP status it answers with.
 
-
-# Read at most this much of a refused upload before answering (see _drain_body).
-DRAIN_LIMIT = 64 * 1024 * 1024
-
-
-def _drain_body() -> None:
-    """Read and drop the unread request body of a refused upload.
-
-    Answering before the body is read makes the server close the connection while the Hub's
-    proxy is still sending, and the browser then sees the proxy's 503 instead of our 413 page.
+    A feature's subclass names its page title and its statuses per code; every other code
+    answers `http_status`.
     """
-    remaining = min(request.content_length or 0, DRAIN_LIMIT)
-    stream = request.environ.get("wsgi.input")
-    while stream is not None and remaining > 0:
-        chunk = stream.read(min(remaining, 1 << 16))
-        if not chunk:
-            break
-        remaining -= len(chunk)
 
+    title: ClassVar[str] = "Hubclass"
+    http_status: int = 400
+    statuses: ClassVar[dict[str, int]] = {}
 
-def _limit() -> str:
-    size = current_app.config.get("MAX_CONTENT_LENGTH") or 0
-    return f"{size / 1024 / 1024:.0f} MiB" if size >= 1024 * 1024 else f"{size} bytes"
+    def __init__(self, code: str, message: str, *, http_status: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.http_status = http_status or self.statuses.get(code, type(self).http_status)
 
+    @property
+    def public_code(self) -> str:
+        """The code as the API's JSON and the logs show it."""
+        return self.code
 
-def handle_http(e: HTTPException):
-    if e.code == 413:
-        _drain_body()
-        return _respond(
-            413,
-            "too_large",
-            "File too large",
-            f"The upload is larger than the {_limit()} this service accepts. Export only the "
-            "columns you need, or ask your Hub admin to raise HUBCLASS_MAX_UPLOAD_BYTES.",
-        )
-    code = (e.name or "error").lower().replace(" ", "_")
-    return _respond(e.code or 500, code, e.name or "Error", e.description or "")
+    def __str__(self) -> str:
+        return self.message
 
-
-def handle_hub(e: HubError):
-    log.warning("Hub call failed: %r %r", e.code, e.message)
-    return _respond(502, f"hub_{e.code}", "The Hub did not cooperate", e.message)
-
-
-def handle_course(e: CourseError):
-    return _respond(COURSE_ERROR_STATUS.get(e.code, 400), e.code, "Course", e.message)
-
-
-def handle_roster(e: RosterError):
-    status = {"not_latest": 409, "confirm": 409}.get(e.code, 400)
-    return _respond(status, e.code, "Roster", e.message)
-
-
-def handle_unexpected(e: Exception):
-    db.session.rollback()
-    log.exception("Unexpected error")
-    return _respond(
-        500,
-        "internal",
-        "Something went wrong",
-        "Hubclass hit an unexpected error; nothing was half-applied. The details are in the "
-        "service log.",
-    )
-
-
-def init_app(app: Flask) -> None:
-    app.register_error_handler(HTTPException, handle_http)
-    app.register_error_handler(HubError, handle_hub)
-    app.register_error_handler(CourseError, handle_course)
-    app.register_error_handler(RosterError, handle_roster)
-    app.register_error_handler(Exception, handle_unexpected)
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.code!r}, {self.message!r})"

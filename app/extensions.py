@@ -1,6 +1,7 @@
 """Flask extensions, created unbound; create_app() binds them with init_app()."""
 
 import sqlite3
+from typing import TYPE_CHECKING
 
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -24,6 +25,12 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+
+if TYPE_CHECKING:  # Flask-SQLAlchemy makes db.Model at run time; type checkers see its base
+    Model = Base
+else:
+    Model = db.Model
 
 
 @event.listens_for(Engine, "connect")

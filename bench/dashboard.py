@@ -24,10 +24,12 @@ from flask_migrate import upgrade
 from sqlalchemy import event
 
 from app import activity, create_app
+from app.activity.models import ActivitySample
 from app.config import from_env
+from app.courses.models import Course
 from app.extensions import db
 from app.hub import HubClient
-from app.models import ActivitySample, Course, Enrollment
+from app.roster.models import Enrollment
 from app.timeutil import utcnow
 from demo.launch import start_hub
 

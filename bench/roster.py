@@ -23,9 +23,9 @@ from flask_migrate import upgrade
 
 from app import create_app
 from app.config import from_env
+from app.courses.models import Course
 from app.extensions import db
 from app.hub import HubClient
-from app.models import Course
 from app.roster import imports
 from demo.launch import start_hub
 

@@ -8,10 +8,12 @@ import pytest
 from sqlalchemy import select
 
 from app import activity
+from app.activity.models import ActivitySample, HubUserState
+from app.courses.models import Course
 from app.extensions import db
 from app.hub import HubClient
 from app.jobs import Worker, registry
-from app.models import ActivitySample, Course, Enrollment, HubUserState
+from app.roster.models import Enrollment
 from tests.hubusers import ensure_users, hub_login
 
 NOW = datetime(2026, 11, 26, 12, 0, 0)
@@ -128,7 +130,7 @@ def test_a_failing_hub_leaves_the_poller_running(hub, app):
 
 
 def test_never_logged_in_students_sort_last_in_either_direction():
-    from app.dashboard import StudentRow, ago, select_rows
+    from app.activity.students import StudentRow, ago, select_rows
 
     def row(name, last):
         return StudentRow(name, name, None, None, last, last, "stopped", True, False)

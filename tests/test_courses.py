@@ -10,9 +10,9 @@ import pytest
 import requests
 
 from app import courses
+from app.audit.models import AuditEvent
 from app.auth import Instructor
 from app.extensions import db
-from app.models import AuditEvent
 from tests.conftest import TEST_AUTH_CACHE_SECONDS
 from tests.hubusers import csrf_token, sign_in, user_token
 

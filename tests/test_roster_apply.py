@@ -168,8 +168,8 @@ def test_a_hub_failing_part_way_then_a_retry_converges(hub):
 
     from app import create_app
     from app.config import from_env
+    from app.courses.models import Course
     from app.extensions import db
-    from app.models import Course
     from app.roster import imports
 
     with FaultyHub(hub.api_url, rule) as faulty:
@@ -322,9 +322,10 @@ def test_hub_error_on_apply_is_reported_not_crashed(hub):
 
 
 def test_preview_apply_and_poll_on_sqlite_and_postgresql(hub, any_db_app):
-    from app import activity, dashboard
+    from app import activity
+    from app.activity import students as dashboard
+    from app.courses.models import Course
     from app.extensions import db
-    from app.models import Course
     from app.roster import imports
 
     engine = any_db_app.extensions["sqlalchemy"].engine.url.get_backend_name()

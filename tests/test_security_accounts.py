@@ -283,8 +283,8 @@ def test_an_account_created_before_its_group_add_failed_is_still_recorded_as_hub
     from app import courses
     from app.extensions import db
     from app.hub import HubClient
-    from app.models import HubAccount
     from app.roster import imports
+    from app.roster.models import HubAccount
     from tests.faultyhub import FaultyHub
 
     def rule(n, method, path):

@@ -19,8 +19,8 @@ from sqlalchemy import text
 
 from app import create_app
 from app.config import ConfigError, from_env
+from app.courses.models import Course
 from app.extensions import db
-from app.models import Course
 from tests.conftest import hub_env, run_flask
 
 DB_FILES = ("hubclass.sqlite", "hubclass.sqlite-wal", "hubclass.sqlite-shm")

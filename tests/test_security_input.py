@@ -10,6 +10,7 @@ suite's real Hub; the database is SQLite, then a real PostgreSQL. A 4xx is fine,
 from __future__ import annotations
 
 import html
+import importlib
 import inspect
 import io
 import itertools
@@ -31,10 +32,12 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.routing import Rule
 from wtforms.fields.core import UnboundField
 
-from app import create_app, forms
+from app import create_app
+from app.audit.models import AuditEvent
 from app.config import from_env
+from app.courses.models import Course
 from app.extensions import db
-from app.models import AuditEvent, Course, Enrollment, RosterImport
+from app.roster.models import Enrollment, RosterImport
 from tests.conftest import hub_env
 from tests.hubusers import csrf_token, ensure_users, hub_has, user_token
 
@@ -120,7 +123,13 @@ QUERY_NAMES = sorted(_source_names(r"args\.get\(\s*['\"](\w+)['\"]") | {"state",
 def _form_fields() -> dict[str, bool]:
     """Every field of every form of the app: name -> whether it is a file field."""
     fields: dict[str, bool] = {}
-    for _, form in inspect.getmembers(forms, inspect.isclass):
+    # Every feature's forms.py, so a new feature's forms are walked without a test edit.
+    modules = [
+        importlib.import_module(".".join(("app", *path.relative_to(APP_DIR).with_suffix("").parts)))
+        for path in APP_DIR.rglob("forms.py")
+    ]
+    classes = {c for m in modules for _, c in inspect.getmembers(m, inspect.isclass)}
+    for form in sorted(classes, key=lambda c: c.__name__):
         if issubclass(form, FlaskForm) and form is not FlaskForm:
             for name, unbound in inspect.getmembers(form, lambda m: isinstance(m, UnboundField)):
                 fields[name] = "File" in unbound.field_class.__name__
@@ -336,7 +345,7 @@ def all_cases(w: Walk) -> Iterator[tuple[Rule, Case]]:
 # announcement about SelectField choices, not about input, and the service only logs it.
 @pytest.mark.filterwarnings("ignore:Passing SelectField choices as tuples:DeprecationWarning")
 def test_every_route_survives_hostile_input(walk, caplog):
-    caplog.set_level(logging.ERROR, logger="app.errors")
+    caplog.set_level(logging.ERROR, logger="app.error_pages")
     # One line per route, kind of input and cause, with the count and one example.
     failures: dict[tuple[str, str, str, str], list[str]] = {}
     sent = 0

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from app.redirects import on_the_hub
+from app.web.redirects import on_the_hub
 from tests.hubusers import csrf_token, sign_in
 
 FORGED = "evil.example"

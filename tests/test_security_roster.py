@@ -21,8 +21,8 @@ from app import create_app
 from app.config import from_env
 from app.extensions import db
 from app.hub import HubError
-from app.models import RosterImport
 from app.roster import imports
+from app.roster.models import RosterImport
 from tests.faultyhub import FaultyHub
 from tests.hubusers import (
     api,

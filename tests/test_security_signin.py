@@ -17,8 +17,8 @@ from flask_migrate import upgrade
 
 from app import create_app
 from app.config import from_env
+from app.courses.models import Course
 from app.extensions import db
-from app.models import Course
 from tests.conftest import TEST_AUTH_CACHE_SECONDS, hub_env
 from tests.hubusers import (
     callback_url,

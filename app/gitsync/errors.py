@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
+from app.errors import HubclassError
 
-class GitSyncError(Exception):
+
+class GitSyncError(HubclassError):
     """A git sync problem with a stable ``code`` and a ``message`` an instructor can read.
 
     The message never carries a traceback, a token or raw control characters; details go to logs.
     """
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-    def __repr__(self) -> str:
-        return f"GitSyncError({self.code!r}, {self.message!r})"
+    title = "Git sync"
 
 
 def printable(value: object, limit: int = 200) -> str:

@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Table, and_, or_, select, update
 
-from ..extensions import db
-from ..timeutil import utcnow
+from app.extensions import db
+from app.timeutil import utcnow
 
 QUEUED = "queued"
 CLAIMED = "claimed"

@@ -12,9 +12,10 @@ from datetime import timedelta
 from sqlalchemy import delete, insert, update
 from sqlalchemy.exc import IntegrityError
 
-from ..extensions import db
-from ..models import Lease
-from ..timeutil import utcnow
+from app.extensions import db
+from app.timeutil import utcnow
+
+from .models import Lease
 
 
 def try_acquire(name: str, holder: str, seconds: float) -> bool:

@@ -19,7 +19,8 @@ from functools import partial
 
 from flask import Flask
 
-from ..extensions import db
+from app.extensions import db
+
 from . import leases
 
 log = logging.getLogger(__name__)

@@ -13,13 +13,13 @@ from flask import current_app
 from sqlalchemy import select
 
 from app import audit
-from app.courses import staff_users
+from app.courses.models import Course
+from app.courses.service import staff_users
 from app.extensions import db
-from app.hub import HubClient
-from app.hubclient import hub_client
-from app.models import Course, Enrollment, HubAccount, RosterImport
+from app.hub import HubClient, hub_client
 from app.roster.accounts import this_machine
 from app.roster.apply import Intent, apply_intent, section_group, still_ours
+from app.roster.models import Enrollment, HubAccount, RosterImport
 from app.roster.parse import ColumnMapping, RosterError, parse_roster
 from app.roster.plan import Plan, make_plan
 from app.roster.protection import person

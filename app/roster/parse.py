@@ -15,7 +15,9 @@ import itertools
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
+from typing import ClassVar
 
+from app.errors import HubclassError
 from app.roster import formats
 
 MAX_ROWS = 20_000
@@ -71,18 +73,16 @@ _SEP_LINE = re.compile(r"^sep=(.)\s*$", re.IGNORECASE)
 _PLAIN_SPLIT = re.compile(r"[,;\t]")
 
 
-class RosterError(Exception):
+class RosterError(HubclassError):
     """A whole-file problem: a stable `code` and a `message` an instructor can act on."""
 
+    title = "Roster"
+    statuses: ClassVar[dict[str, int]] = {"not_latest": 409, "confirm": 409}
+
     def __init__(self, code: str, message: str, *, columns: list[str] | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(code, message)
         # The header, when there is one, so the app can offer the column-mapping form.
         self.columns = list(columns or [])
-
-    def __str__(self) -> str:
-        return self.message
 
 
 @dataclass

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from app.courses.models import Course
 from app.extensions import db
 from app.jobs import leases
-from app.models import Course, Lease
+from app.jobs.models import Lease
 from tests.jobs.together import run_together
 
 

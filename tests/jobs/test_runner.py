@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 
 from app import create_app
 from app.config import from_env
+from app.courses.models import Course
 from app.extensions import db
 from app.jobs import Registry, Worker, registry
-from app.models import Course
 from tests.conftest import hub_env
 
 REPO = Path(__file__).resolve().parents[2]

@@ -1,0 +1,240 @@
+"""The course dashboard's facts, read from the database only (the poller keeps them fresh)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from app.courses.models import Course
+from app.extensions import db
+from app.roster.models import Enrollment
+from app.timeutil import utcnow
+
+from .models import ActivitySample, HubUserState
+from .poller import ACTIVE_WINDOW
+
+TEXT_KEYS = ("name", "username", "section", "server")
+DATE_KEYS = ("first_login", "last_activity")
+SORT_KEYS = TEXT_KEYS + DATE_KEYS
+FILTERS = ("all", "never", "active", "running")
+
+
+@dataclass
+class StudentRow:
+    username: str
+    name: str
+    email: str | None
+    section: str | None
+    first_login: datetime | None
+    last_activity: datetime | None
+    server: str  # running | pending | stopped
+    on_hub: bool
+    active_now: bool
+
+    @property
+    def logged_in(self) -> bool:
+        return self.first_login is not None
+
+    def to_json(self) -> dict:
+        return {
+            "username": self.username,
+            "name": self.name,
+            "email": self.email,
+            "section": self.section,
+            "first_login": _iso(self.first_login),
+            "last_activity": _iso(self.last_activity),
+            "logged_in": self.logged_in,
+            "active_now": self.active_now,
+            "server": self.server,
+            "on_hub": self.on_hub,
+            # Filled in once assignments are distributed.
+            "assignments": {},
+        }
+
+
+@dataclass
+class Counts:
+    enrolled: int
+    logged_in: int
+    never: int
+    active: int
+    running: int
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat(timespec="seconds") + "Z" if value else None
+
+
+def students(course: Course, now: datetime | None = None) -> list[StudentRow]:
+    """Every active student of the course with their Hub state, in one query."""
+    now = now or utcnow()
+    query = (
+        select(Enrollment, HubUserState)
+        .outerjoin(HubUserState, HubUserState.username == Enrollment.username)
+        .where(Enrollment.course_id == course.id, Enrollment.active.is_(True))
+    )
+    rows = []
+    for enrollment, state in db.session.execute(query):
+        last = state.last_activity if state else None
+        rows.append(
+            StudentRow(
+                username=enrollment.username,
+                name=enrollment.name,
+                email=enrollment.email,
+                section=enrollment.section,
+                first_login=state.first_login if state else None,
+                last_activity=last,
+                server=state.server if state else "stopped",
+                on_hub=state.on_hub if state else True,
+                active_now=bool(last and now - last <= ACTIVE_WINDOW),
+            )
+        )
+    rows.sort(key=lambda r: r.username)
+    return rows
+
+
+def counts(rows: list[StudentRow]) -> Counts:
+    logged_in = sum(1 for r in rows if r.logged_in)
+    return Counts(
+        enrolled=len(rows),
+        logged_in=logged_in,
+        never=len(rows) - logged_in,
+        active=sum(1 for r in rows if r.active_now),
+        running=sum(1 for r in rows if r.server == "running"),
+    )
+
+
+def select_rows(
+    rows: list[StudentRow],
+    *,
+    show: str = "all",
+    section: str = "",
+    search: str = "",
+    sort: str = "name",
+    descending: bool = False,
+) -> list[StudentRow]:
+    """Filter, search and sort the table as the instructor asked."""
+    if show == "never":
+        rows = [r for r in rows if not r.logged_in]
+    elif show == "active":
+        rows = [r for r in rows if r.active_now]
+    elif show == "running":
+        rows = [r for r in rows if r.server == "running"]
+    if section:
+        rows = [r for r in rows if section in (r.section or "").split("; ")]
+    if search:
+        needle = search.casefold()
+        rows = [
+            r
+            for r in rows
+            if needle in r.username.casefold()
+            or needle in r.name.casefold()
+            or needle in (r.email or "").casefold()
+        ]
+    sort = sort if sort in SORT_KEYS else "name"
+    if sort in TEXT_KEYS:
+        return sorted(rows, key=lambda r: ((getattr(r, sort) or "").casefold(), r.username),
+                      reverse=descending)  # fmt: skip
+    # Dates: students who never logged in come last in either direction.
+    dated = sorted((r for r in rows if getattr(r, sort) is not None),
+                   key=lambda r: (getattr(r, sort), r.username), reverse=descending)  # fmt: skip
+    return dated + [r for r in rows if getattr(r, sort) is None]
+
+
+def sections(rows: list[StudentRow]) -> list[str]:
+    return sorted({s for r in rows for s in (r.section or "").split("; ") if s})
+
+
+def ago(moment: datetime | None, now: datetime | None = None) -> str:
+    """'just now', '3 min ago', '2 h ago', '5 days ago', or 'never'."""
+    if moment is None:
+        return "never"
+    seconds = max(0, int(((now or utcnow()) - moment).total_seconds()))
+    if seconds < 5:
+        return "just now"
+    if seconds < 60:
+        return f"{seconds} s ago"
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    if seconds < 86400:
+        return f"{seconds // 3600} h ago"
+    days = seconds // 86400
+    return f"{days} day{'s' if days > 1 else ''} ago"
+
+
+# -- the chart --------------------------------------------------------------------------------
+
+RANGES = {"today": timedelta(days=1), "week": timedelta(days=7)}
+
+
+@dataclass
+class Chart:
+    width: int
+    height: int
+    points: str  # SVG polyline points
+    peak: int
+    start: datetime
+    end: datetime
+    samples: int
+    ticks: list[tuple[float, str]]
+
+
+def activity_chart(course: Course, span: str = "today", now: datetime | None = None) -> Chart:
+    """An SVG polyline of active students over the span, from the kept samples."""
+    now = now or utcnow()
+    start = now - RANGES.get(span, RANGES["today"])
+    samples = db.session.execute(
+        select(ActivitySample.at, ActivitySample.active)
+        .where(ActivitySample.course_id == course.id, ActivitySample.at >= start)
+        .order_by(ActivitySample.at)
+    ).all()
+    width, height = 720, 160
+    peak = max((a for _, a in samples), default=0)
+    scale_y = (height - 10) / max(peak, 1)
+    total = (now - start).total_seconds()
+
+    def x(moment: datetime) -> float:
+        return round((moment - start).total_seconds() / total * width, 1)
+
+    points = " ".join(f"{x(at)},{round(height - a * scale_y, 1)}" for at, a in samples)
+    step = timedelta(hours=3) if span == "today" else timedelta(days=1)
+    tick = start.replace(minute=0, second=0, microsecond=0) + step
+    ticks = []
+    while tick < now:
+        label = tick.strftime("%H:%M") if span == "today" else tick.strftime("%a %d")
+        ticks.append((x(tick), label))
+        tick += step
+    return Chart(width, height, points, peak, start, now, len(samples), ticks)
+
+
+# -- export -----------------------------------------------------------------------------------
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: object) -> str:
+    """Make a cell that a spreadsheet will not run as a formula (OWASP CSV injection)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def export_csv(rows: list[StudentRow]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        ["username", "name", "email", "section", "first_login", "last_activity", "logged_in",
+         "active_now", "server"]
+    )  # fmt: skip
+    for r in rows:
+        writer.writerow(
+            [safe_cell(v) for v in (
+                r.username, r.name, r.email, r.section, _iso(r.first_login),
+                _iso(r.last_activity), "yes" if r.logged_in else "no",
+                "yes" if r.active_now else "no", r.server,
+            )]
+        )  # fmt: skip
+    return out.getvalue()

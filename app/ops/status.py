@@ -1,0 +1,68 @@
+"""What the status page shows: is the Hub reachable, does the token have its scopes, which
+database, which settings. Read-only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import current_app
+from flask_migrate import Migrate
+from sqlalchemy.engine import make_url
+
+from app.activity import latest_poll
+from app.config import PUBLIC_SETTINGS, REQUIRED_SCOPES
+from app.extensions import db
+from app.hub import HubError, hub_client
+
+
+@dataclass
+class Status:
+    hub_version: str | None = None
+    hub_error: str | None = None
+    scopes: list[str] = field(default_factory=list)
+    missing_scopes: list[str] = field(default_factory=list)
+    database: str = ""
+    db_revision: str | None = None
+    db_head: str | None = None
+    last_poll: str | None = None
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.hub_error is None and not self.missing_scopes and self.db_revision == self.db_head
+        )
+
+    def to_json(self) -> dict:
+        return {**self.__dict__, "ok": self.ok}
+
+
+def _migration_state() -> tuple[str | None, str | None]:
+    migrate: Migrate = current_app.extensions["migrate"].migrate
+    config = migrate.get_config()
+    head = ScriptDirectory.from_config(config).get_current_head()
+    with db.engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    return current, head
+
+
+def collect() -> Status:
+    """Gather the status; Hub failures become a message instead of an exception."""
+    status = Status()
+    client = hub_client()
+    try:
+        status.hub_version = client.check_version()
+        status.scopes = sorted(client.whoami().scopes)
+        status.missing_scopes = [s for s in REQUIRED_SCOPES if s not in status.scopes]
+    except HubError as e:
+        status.hub_error = e.message
+    status.database = make_url(current_app.config["SQLALCHEMY_DATABASE_URI"]).render_as_string(
+        hide_password=True
+    )
+    status.db_revision, status.db_head = _migration_state()
+    polled = latest_poll()
+    status.last_poll = polled.isoformat(timespec="seconds") + "Z" if polled else None
+    status.settings = {key: current_app.config.get(key) for key in PUBLIC_SETTINGS}
+    return status

@@ -1,0 +1,50 @@
+"""A course's roster in the JSON API: its students, and a roster to preview or apply."""
+
+from flask import Blueprint, request
+
+from app import courses
+from app.auth import current_instructor
+
+from . import imports
+
+bp = Blueprint("roster_api", __name__, url_prefix="/api/v1")
+
+
+@bp.get("/courses/<slug>/roster")
+def roster_list(slug: str):
+    course = courses.get_course(slug, who=current_instructor())
+    return {
+        "course": course.slug,
+        "students": [
+            {
+                "username": e.username,
+                "name": e.name,
+                "email": e.email,
+                "section": e.section,
+                "enrolled_at": e.enrolled_at.isoformat() + "Z",
+            }
+            for e in imports.active_enrollments(course)
+        ],
+    }
+
+
+@bp.post("/courses/<slug>/roster")
+def roster_import(slug: str):
+    """Preview (and with ?apply=1 apply) a roster sent as multipart `file` or a text/csv body."""
+    course = courses.get_course(slug, who=current_instructor())
+    if "file" in request.files:
+        upload = request.files["file"]
+        data, filename = upload.read(), upload.filename or "roster.csv"
+    else:
+        data, filename = request.get_data(), request.args.get("filename", "roster.csv")
+    record = imports.import_file(
+        course,
+        data,
+        filename,
+        actor=current_instructor().name,
+        rule=request.args.get("username_from", "email-local"),
+        remove=request.args.get("remove", "none"),
+        apply_now=request.args.get("apply") in ("1", "true", "yes"),
+        confirm=request.args.get("confirm"),
+    )
+    return imports.result_json(record), 200
