@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from app import activity
+from app.activity import poller
 from app.activity.models import ActivitySample, HubUserState
 from app.courses.models import Course
 from app.extensions import db
@@ -37,7 +38,7 @@ def test_hub_timestamps_become_naive_utc():
     ],
 )
 def test_server_states(user, expected):
-    assert activity._server(user)[0] == expected
+    assert poller._server(user)[0] == expected
 
 
 def _course(slug="c1") -> Course:
@@ -72,7 +73,7 @@ def test_cli_commands_start_no_background_thread(app, runner):
 
 def test_the_poll_is_a_periodic_task_of_the_workers_every_poll_interval(app):
     (task,) = registry(app).periodic
-    assert (task.name, task.every_seconds, task.fn) == ("activity-poll", 60, activity.poll_hub)
+    assert (task.name, task.every_seconds, task.fn) == ("activity-poll", 60, poller.poll_hub)
 
 
 def test_no_worker_threads_when_workers_are_off_but_the_poll_stays_registered(tmp_path):
