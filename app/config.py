@@ -1,4 +1,7 @@
-"""Settings from the environment: the Hub's JUPYTERHUB_* variables and Hubclass's own HUBCLASS_*."""
+"""Settings from the environment: the Hub's JUPYTERHUB_* variables and Hubclass's own HUBCLASS_*.
+
+Each is read through the table in app/settings.py, which gives its default and meaning.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +15,9 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-log = logging.getLogger(__name__)
+from .settings import SETTINGS, read
 
-DEFAULT_ALLOWED_REPO_URLS = "https://github.com/,https://gitlab.com/"
+log = logging.getLogger(__name__)
 
 # Scopes the service token needs, in the Hub's own (expanded) names. The deploy docs grant
 # admin:users, admin:groups and servers; the Hub expands them into these.
@@ -34,7 +37,7 @@ HOW_TO_GET_HUB_VARS = (
 
 
 def _required(env: Mapping[str, str], name: str) -> str:
-    value = env.get(name, "").strip()
+    value = read(env, name)
     if not value:
         raise ConfigError(f"{name} is not set. {HOW_TO_GET_HUB_VARS}")
     return value
@@ -145,26 +148,22 @@ def from_env(env: Mapping[str, str] | None = None) -> dict:
     env = os.environ if env is None else env
     api_url = _required(env, "JUPYTERHUB_API_URL").rstrip("/")
     api_token = _required(env, "JUPYTERHUB_API_TOKEN")
-    service_name = env.get("JUPYTERHUB_SERVICE_NAME", "").strip() or "hubclass"
-    prefix = _with_slashes(
-        env.get("JUPYTERHUB_SERVICE_PREFIX", "").strip() or f"/services/{service_name}/"
-    )
-    base_url = _with_slashes(env.get("JUPYTERHUB_BASE_URL", "").strip() or "/")
-    public_hub_url = env.get("JUPYTERHUB_PUBLIC_HUB_URL", "").strip()
+    service_name = read(env, "JUPYTERHUB_SERVICE_NAME")
+    prefix = _with_slashes(read(env, "JUPYTERHUB_SERVICE_PREFIX") or f"/services/{service_name}/")
+    base_url = _with_slashes(read(env, "JUPYTERHUB_BASE_URL"))
+    public_hub_url = read(env, "JUPYTERHUB_PUBLIC_HUB_URL")
     # Without public_url the Hub passes empty JUPYTERHUB_PUBLIC_* variables. A path relative to
     # the proxy root still works for the browser, since the service is served by the same proxy.
     hub_url = public_hub_url.rstrip("/") + "/" if public_hub_url else base_url + "hub/"
-    public_url = env.get("JUPYTERHUB_PUBLIC_URL", "").strip()
+    public_url = read(env, "JUPYTERHUB_PUBLIC_URL")
 
-    data_dir = Path(env.get("HUBCLASS_DATA_DIR", "").strip() or "data").resolve()
+    data_dir = Path(read(env, "HUBCLASS_DATA_DIR")).resolve()
     ensure_private_data_dir(data_dir)
-    database_url = env.get("HUBCLASS_DATABASE_URL", "").strip() or (
-        f"sqlite:///{data_dir / 'hubclass.sqlite'}"
-    )
+    database_url = read(env, "HUBCLASS_DATABASE_URL") or f"sqlite:///{data_dir / 'hubclass.sqlite'}"
     if database_url.startswith("postgresql://"):
         # SQLAlchemy's bare postgresql:// means psycopg2; we ship psycopg 3.
         database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
-    secret_key = env.get("HUBCLASS_SECRET_KEY", "").strip() or load_secret_key(data_dir)
+    secret_key = read(env, "HUBCLASS_SECRET_KEY") or load_secret_key(data_dir)
 
     return {
         "SECRET_KEY": secret_key,
@@ -177,47 +176,30 @@ def from_env(env: Mapping[str, str] | None = None) -> dict:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": (public_url or public_hub_url).startswith("https://"),
-        "MAX_CONTENT_LENGTH": int(env.get("HUBCLASS_MAX_UPLOAD_BYTES", "") or 16 * 1024 * 1024),
+        "MAX_CONTENT_LENGTH": int(read(env, "HUBCLASS_MAX_UPLOAD_BYTES")),
         "WTF_CSRF_TIME_LIMIT": None,
         "HUB_API_URL": api_url,
         "HUB_API_TOKEN": api_token,
         "HUB_URL": hub_url,
         "HUB_SERVICE_NAME": service_name,
         "HUB_SERVICE_PREFIX": prefix,
-        "HUB_CLIENT_ID": env.get("JUPYTERHUB_CLIENT_ID", "").strip() or f"service-{service_name}",
-        "HUB_OAUTH_CALLBACK_URL": env.get("JUPYTERHUB_OAUTH_CALLBACK_URL", "").strip()
+        "HUB_CLIENT_ID": read(env, "JUPYTERHUB_CLIENT_ID") or f"service-{service_name}",
+        "HUB_OAUTH_CALLBACK_URL": read(env, "JUPYTERHUB_OAUTH_CALLBACK_URL")
         or f"{prefix}oauth_callback",
-        "HUB_AUTH_CACHE_SECONDS": int(env.get("HUBCLASS_AUTH_CACHE_SECONDS", "") or 60),
+        "HUB_AUTH_CACHE_SECONDS": int(read(env, "HUBCLASS_AUTH_CACHE_SECONDS")),
         "HUBCLASS_DATA_DIR": str(data_dir),
-        "HUBCLASS_INSTRUCTOR_GROUPS": _split_list(
-            env.get("HUBCLASS_INSTRUCTOR_GROUPS", "") or "instructors"
-        ),
-        "HUBCLASS_ALLOWED_REPO_URLS": _split_list(
-            env.get("HUBCLASS_ALLOWED_REPO_URLS", "") or DEFAULT_ALLOWED_REPO_URLS
-        ),
-        "HUBCLASS_USERNAME_PATTERN": env.get("HUBCLASS_USERNAME_PATTERN", "").strip() or None,
-        "HUBCLASS_POLL_SECONDS": float(env.get("HUBCLASS_POLL_SECONDS", "") or 60),
+        "HUBCLASS_INSTRUCTOR_GROUPS": _split_list(read(env, "HUBCLASS_INSTRUCTOR_GROUPS")),
+        "HUBCLASS_ALLOWED_REPO_URLS": _split_list(read(env, "HUBCLASS_ALLOWED_REPO_URLS")),
+        # None: the built-in pattern (app/roster/usernames.py).
+        "HUBCLASS_USERNAME_PATTERN": read(env, "HUBCLASS_USERNAME_PATTERN") or None,
+        "HUBCLASS_ROSTER_MAX_ROWS": int(read(env, "HUBCLASS_ROSTER_MAX_ROWS")),
+        "HUBCLASS_POLL_SECONDS": float(read(env, "HUBCLASS_POLL_SECONDS")),
         # Background worker threads in each web process; 0: none (`flask --app wsgi worker` runs
         # the work in processes of its own, or nobody does).
-        "HUBCLASS_WORKERS": int(env.get("HUBCLASS_WORKERS", "") or 1),
+        "HUBCLASS_WORKERS": int(read(env, "HUBCLASS_WORKERS")),
     }
 
 
-# Shown on the status page; everything else (tokens, secret key, database password) stays hidden.
-PUBLIC_SETTINGS = (
-    "HUB_API_URL",
-    "HUB_URL",
-    "HUB_SERVICE_NAME",
-    "HUB_SERVICE_PREFIX",
-    "HUB_CLIENT_ID",
-    "HUB_OAUTH_CALLBACK_URL",
-    "HUB_AUTH_CACHE_SECONDS",
-    "HUBCLASS_DATA_DIR",
-    "HUBCLASS_INSTRUCTOR_GROUPS",
-    "HUBCLASS_ALLOWED_REPO_URLS",
-    "HUBCLASS_USERNAME_PATTERN",
-    "HUBCLASS_POLL_SECONDS",
-    "HUBCLASS_WORKERS",
-    "MAX_CONTENT_LENGTH",
-    "SESSION_COOKIE_SECURE",
-)
+# Shown on the status page (app/status.py), from the table's `shown`; everything else (tokens,
+# secret key, database password) stays hidden. Several Hub variables feed HUB_URL: listed once.
+PUBLIC_SETTINGS = tuple(dict.fromkeys(s.config_key for s in SETTINGS if s.shown))

@@ -130,7 +130,7 @@ def preview(
         data,
         filename,
         mapping=ColumnMapping.from_dict(mapping) if mapping else None,
-        max_rows=current_app.config.get("HUBCLASS_ROSTER_MAX_ROWS", 20_000),
+        max_rows=current_app.config["HUBCLASS_ROSTER_MAX_ROWS"],
     )
     client = client or hub_client()
     hub = hub if hub is not None else _hub_snapshot(client)
