@@ -89,16 +89,31 @@ def runner(app):
     return app.test_cli_runner()
 
 
+def real_hub_env(hub: RunningHub, data_dir: Path) -> dict[str, str]:
+    """The environment of an app that talks to the real test Hub with the service's token."""
+    return hub_env(
+        api_url=hub.api_url,
+        JUPYTERHUB_API_TOKEN=hub.service_token,
+        HUBCLASS_DATA_DIR=str(data_dir),
+    )
+
+
 @pytest.fixture
 def hub_app(hub, tmp_path: Path):
     """An app on a fresh, migrated SQLite database that talks to the real test Hub."""
-    yield from _migrated(
-        hub_env(
-            api_url=hub.api_url,
-            JUPYTERHUB_API_TOKEN=hub.service_token,
-            HUBCLASS_DATA_DIR=str(tmp_path / "data"),
-        )
-    )
+    yield from _migrated(real_hub_env(hub, tmp_path / "data"))
+
+
+@pytest.fixture
+def service_app(hub):
+    """An app on the database of the service the Hub runs: to read what its pages, API and
+    command line stored (the session's one database, shared by every test)."""
+    yield from _migrated(real_hub_env(hub, hub.service_data_dir))
+
+
+def service_cli(hub: RunningHub, *args: str) -> subprocess.CompletedProcess:
+    """Run `flask --app wsgi ARGS` on the service's own database, as its admin would."""
+    return run_flask({"PATH": os.environ["PATH"], **real_hub_env(hub, hub.service_data_dir)}, *args)
 
 
 @pytest.fixture(autouse=True)

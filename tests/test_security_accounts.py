@@ -9,13 +9,12 @@ existing Hub group; the command line is nobody's name.
 from __future__ import annotations
 
 import html
-import os
 import re
 
 import pytest
 import requests
 
-from tests.conftest import run_flask
+from tests.conftest import service_cli
 from tests.hubusers import (
     api,
     csrf_token,
@@ -139,19 +138,6 @@ def test_admins_by_a_role_or_a_groups_role_are_protected_like_admins(hub):
     assert hub_has(hub, "roleadmin") and hub_has(hub, "groupadmin")
 
 
-def _cli(hub, *args: str):
-    """Run `flask --app wsgi ...` against the service's own database, as its admin would."""
-    return run_flask(
-        {
-            "PATH": os.environ["PATH"],
-            "JUPYTERHUB_API_URL": hub.api_url,
-            "JUPYTERHUB_API_TOKEN": hub.service_token,
-            "HUBCLASS_DATA_DIR": str(hub.service_data_dir),
-        },
-        *args,
-    )
-
-
 def test_a_course_never_takes_over_an_existing_hub_group_unless_an_admin_adopts_it(hub):
     ensure_users(hub, ["gpu1", "gpu2"], groups=["course-gpulab"])
     session = api(hub)
@@ -168,10 +154,10 @@ def test_a_course_never_takes_over_an_existing_hub_group_unless_an_admin_adopts_
     assert form.status_code == 400
     assert "already has a group" in html.unescape(form.text)
 
-    refused = _cli(hub, "course", "create", "gpulab")
+    refused = service_cli(hub, "course", "create", "gpulab")
     assert refused.returncode == 1
     assert "already has a group 'course-gpulab'" in refused.stderr
-    adopted = _cli(hub, "course", "create", "gpulab", "--adopt-group")
+    adopted = service_cli(hub, "course", "create", "gpulab", "--adopt-group")
     assert adopted.returncode == 0, adopted.stderr
     assert "its 2 members are the students" in adopted.stdout
     assert "  gpu1\n  gpu2\n" in adopted.stdout
@@ -179,7 +165,7 @@ def test_a_course_never_takes_over_an_existing_hub_group_unless_an_admin_adopts_
 
 
 def test_a_hub_user_called_cli_manages_no_command_line_course(hub):
-    made = _cli(hub, "course", "create", "fromshell", "--json")
+    made = service_cli(hub, "course", "create", "fromshell", "--json")
     assert made.returncode == 0, made.stderr
     ensure_users(hub, ["cli"], groups=["instructors"])
     cli_user = {"Authorization": f"token {user_token(hub, 'cli')}"}

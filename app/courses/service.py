@@ -269,7 +269,8 @@ def create_course(
     )
     db.session.add(course)
     db.session.flush()
-    detail: dict = {"title": title}
+    # Who manages the course from its start; course.staff events say who does after a change.
+    detail: dict = {"title": title, "instructor_groups": groups}
     if members is not None:
         detail["adopted_group_members"] = sorted(members)
     audit.record(actor_name(who), "course.create", course=course, target=slug, **detail)
