@@ -15,9 +15,11 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import or_, select
 
+from app.audit.models import AuditEvent
 from app.courses import CLI_ACTOR
+from app.courses.models import Course
 from app.extensions import db
-from app.models import AuditEvent, Course, RosterImport
+from app.roster.models import RosterImport
 from tests.conftest import service_cli
 from tests.hubusers import (
     api,

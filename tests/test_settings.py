@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from app import status
 from app.config import PUBLIC_SETTINGS, from_env
-from app.models import Course
+from app.courses.models import Course
+from app.ops import status
 from app.roster import MAX_ROWS, RosterError, imports
 from app.settings import README_HEADER, SETTINGS, markdown_table, readme_row
 from tests.conftest import REPO, hub_env
