@@ -1,4 +1,4 @@
-"""Sign-in and authorization beyond tests/test_signin.py: more `next` tricks, PKCE, revocation.
+"""Sign-in and authorization beyond tests/auth/test_signin.py: more `next` tricks, PKCE, revocation.
 
 SECURITY.md items 12 (OAuth: PKCE S256; `next` only relative paths under the service prefix)
 and 13 (authorization on each request, so a revoked token stops working within the cache time).

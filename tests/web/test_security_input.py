@@ -19,7 +19,6 @@ import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -38,13 +37,13 @@ from app.config import from_env
 from app.courses.models import Course
 from app.extensions import db
 from app.roster.models import Enrollment, RosterImport
-from tests.conftest import hub_env
+from tests.conftest import REPO, hub_env
 from tests.hubusers import csrf_token, ensure_users, hub_has, user_token
 
 pytestmark = pytest.mark.hub
 
 PREFIX = "/services/hubclass"
-APP_DIR = Path(__file__).resolve().parent.parent / "app"
+APP_DIR = REPO / "app"
 
 NUL = "nul\x00byte"
 BIG = "9" * 20  # beyond SQLite's and PostgreSQL's 64-bit integers
