@@ -2,8 +2,7 @@
 
 from flask import Blueprint
 
-from app import courses
-from app.auth import current_instructor
+from app.courses.current import managed_course
 
 from . import students as dashboard
 
@@ -12,7 +11,7 @@ bp = Blueprint("activity_api", __name__, url_prefix="/api/v1")
 
 @bp.get("/courses/<slug>/students")
 def students(slug: str):
-    course = courses.get_course(slug, who=current_instructor())
+    course = managed_course(slug)
     return {
         "course": course.slug,
         "students": [row.to_json() for row in dashboard.students(course)],

@@ -5,6 +5,7 @@ from flask import Blueprint, Response, render_template, request
 
 from app import courses
 from app.auth import current_instructor
+from app.courses.current import managed_course
 from app.courses.forms import CourseStaffForm
 from app.timeutil import utcnow
 
@@ -17,7 +18,7 @@ bp = Blueprint("activity", __name__, template_folder="templates")
 @bp.get("/courses/<slug>", strict_slashes=False)
 def course_detail(slug: str):
     """The course dashboard: who logged in, who is active, whose server runs."""
-    course = courses.get_course(slug, who=current_instructor())
+    course = managed_course(slug)
     now = utcnow()
     everyone = dashboard.students(course, now)
     args = request.args
@@ -55,7 +56,7 @@ def course_detail(slug: str):
 @bp.get("/courses/<slug>/lab")
 def lab_view(slug: str):
     """A page for the projector during a class session; it reloads itself."""
-    course = courses.get_course(slug, who=current_instructor())
+    course = managed_course(slug)
     now = utcnow()
     everyone = dashboard.students(course, now)
     return render_template(
@@ -70,7 +71,7 @@ def lab_view(slug: str):
 
 @bp.get("/courses/<slug>/students.csv")
 def students_csv(slug: str):
-    course = courses.get_course(slug, who=current_instructor())
+    course = managed_course(slug)
     body = dashboard.export_csv(dashboard.students(course))
     return Response(
         body,

@@ -8,6 +8,7 @@ from app.hub import hub_client
 from app.web import inputs
 
 from . import service as courses
+from .current import managed_course
 
 bp = Blueprint("courses_api", __name__, url_prefix="/api/v1")
 
@@ -38,4 +39,4 @@ def course_create():
 
 @bp.get("/courses/<slug>")
 def course_detail(slug: str):
-    return courses.to_json(courses.get_course(slug, who=current_instructor()))
+    return courses.to_json(managed_course(slug))

@@ -7,6 +7,7 @@ from app.extensions import db
 from app.hub import hub_client
 
 from . import service as courses
+from .current import managed_course
 from .forms import CourseStaffForm, NewCourseForm
 
 bp = Blueprint("courses", __name__, template_folder="templates")
@@ -52,7 +53,7 @@ def course_create():
 
 @bp.post("/courses/<slug>/staff")
 def course_staff(slug: str):
-    course = courses.get_course(slug, who=current_instructor())
+    course = managed_course(slug)
     form = CourseStaffForm()
     if form.validate_on_submit():
         try:

@@ -2,8 +2,8 @@
 
 from flask import Blueprint, request
 
-from app import courses
 from app.auth import current_instructor
+from app.courses.current import managed_course
 
 from . import imports
 
@@ -12,7 +12,7 @@ bp = Blueprint("roster_api", __name__, url_prefix="/api/v1")
 
 @bp.get("/courses/<slug>/roster")
 def roster_list(slug: str):
-    course = courses.get_course(slug, who=current_instructor())
+    course = managed_course(slug)
     return {
         "course": course.slug,
         "students": [
@@ -31,7 +31,7 @@ def roster_list(slug: str):
 @bp.post("/courses/<slug>/roster")
 def roster_import(slug: str):
     """Preview (and with ?apply=1 apply) a roster sent as multipart `file` or a text/csv body."""
-    course = courses.get_course(slug, who=current_instructor())
+    course = managed_course(slug)
     if "file" in request.files:
         upload = request.files["file"]
         data, filename = upload.read(), upload.filename or "roster.csv"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 
-from app import courses
 from app.auth import current_instructor
+from app.courses.current import managed_course
 from app.extensions import db
 from app.roster import RosterError, imports
 
@@ -27,12 +27,12 @@ def _page(course, form, status=200, open_columns=False):
 
 @bp.get("/")
 def roster(slug: str):
-    return _page(courses.get_course(slug, who=current_instructor()), RosterUploadForm())
+    return _page(managed_course(slug), RosterUploadForm())
 
 
 @bp.post("/")
 def upload(slug: str):
-    course = courses.get_course(slug, who=current_instructor())
+    course = managed_course(slug)
     form = RosterUploadForm()
     if not form.validate_on_submit():
         for name, errors in form.errors.items():
@@ -60,7 +60,7 @@ def upload(slug: str):
 
 @bp.get("/imports/<id:import_id>")
 def detail(slug: str, import_id: int):
-    course = courses.get_course(slug, who=current_instructor())
+    course = managed_course(slug)
     record = imports.get_import(course, import_id) or abort(404)
     return render_template(
         "roster/roster_import.html",
@@ -74,7 +74,7 @@ def detail(slug: str, import_id: int):
 
 @bp.post("/imports/<id:import_id>/apply")
 def apply(slug: str, import_id: int):
-    course = courses.get_course(slug, who=current_instructor())
+    course = managed_course(slug)
     record = imports.get_import(course, import_id) or abort(404)
     form = ApplyRosterForm()
     form.validate_on_submit()
