@@ -7,7 +7,6 @@ from .poller import (
     PollResult,
     init_app,
     latest_poll,
-    parse_time,
     poll_once,
     thin_samples,
 )
@@ -18,7 +17,6 @@ __all__ = [
     "PollResult",
     "init_app",
     "latest_poll",
-    "parse_time",
     "poll_once",
     "thin_samples",
 ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from flask import Flask
 from sqlalchemy import delete, func, select
@@ -35,31 +35,10 @@ class PollResult:
     new_logins: int
 
 
-def parse_time(value: str | None) -> datetime | None:
-    """Parse the Hub's ISO 8601 timestamps (UTC, 'Z' or +00:00) into naive UTC."""
-    if not value:
-        return None
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-    return parsed
-
-
-def _server(user: dict) -> tuple[str, bool, datetime | None]:
-    """Return (running|pending|stopped, ready, started) of the user's default server."""
-    server = (user.get("servers") or {}).get("")
-    if user.get("pending") or (server and server.get("pending")):
-        return "pending", False, parse_time(server.get("started")) if server else None
-    if server or user.get("server"):
-        ready = bool(server.get("ready")) if server else True
-        return ("running" if ready else "pending"), ready, parse_time((server or {}).get("started"))
-    return "stopped", False, None
-
-
 def poll_once(client: HubClient, now: datetime | None = None) -> PollResult:
     """Read every Hub user (paginated), update their state, and sample each course."""
     now = now or utcnow()
-    users = {u["name"]: u for u in client.list_users()}
+    users = {u.name: u for u in client.list_users()}
     states = {s.username: s for s in db.session.scalars(select(HubUserState))}
     new_logins = 0
     for name, user in users.items():
@@ -68,17 +47,18 @@ def poll_once(client: HubClient, now: datetime | None = None) -> PollResult:
             state = HubUserState(username=name)
             db.session.add(state)
             states[name] = state
-        last = parse_time(user.get("last_activity"))
+        last = user.last_activity
         if last and state.first_login is None:
             state.first_login = last
             new_logins += 1
-        server, ready, started = _server(user)
         state.on_hub = True
-        state.admin = bool(user.get("admin"))
-        state.groups = list(user.get("groups") or [])
-        state.created = parse_time(user.get("created"))
+        state.admin = user.admin
+        state.groups = list(user.groups)
+        state.created = user.created_at
         state.last_activity = last
-        state.server, state.server_ready, state.server_started = server, ready, started
+        state.server = user.server_state
+        state.server_ready = user.server_ready
+        state.server_started = user.server_started
         state.updated_at = now
     for name, state in states.items():
         if name not in users and state.on_hub:

@@ -25,7 +25,7 @@ from flask_wtf.csrf import CSRFError
 from app.courses.service import staff_groups, staff_users
 from app.error_pages import is_api_request
 from app.extensions import csrf
-from app.hub import HubError, Identity, hub_client
+from app.hub import HubError, HubUser, Identity, hub_client
 
 log = logging.getLogger(__name__)
 
@@ -162,24 +162,21 @@ def check_instructor(name: str, fresh: bool = False) -> Instructor:
     ttl = current_app.config["HUB_AUTH_CACHE_SECONDS"]
     cached = cache.get(name, ttl)
     if fresh or cached is None:
-        model = hub_client().get_user(name)
-        cached = _as_instructor(model) if model else False
+        user = hub_client().get_user(name)
+        cached = _as_instructor(user) if user else False
         cache.put(name, cached)
     if not cached:
         raise NotAnInstructor(name)
     return cached
 
 
-def _as_instructor(model: dict) -> Instructor | bool:
+def _as_instructor(user: HubUser) -> Instructor | bool:
     """Admins and instructor-group members teach; staff of some course may sign in too."""
-    name = model.get("name", "")
-    admin = bool(model.get("admin"))
-    groups = tuple(model.get("groups") or ())
-    instructor = admin or bool(
-        set(current_app.config["HUBCLASS_INSTRUCTOR_GROUPS"]).intersection(groups)
+    instructor = user.admin or bool(
+        set(current_app.config["HUBCLASS_INSTRUCTOR_GROUPS"]).intersection(user.groups)
     )
-    if instructor or staff_groups().intersection(groups) or name in staff_users():
-        return Instructor(name, admin, groups, instructor)
+    if instructor or staff_groups().intersection(user.groups) or user.name in staff_users():
+        return Instructor(user.name, user.admin, user.groups, instructor)
     return False
 
 

@@ -1,6 +1,19 @@
-"""The Hub: the REST client (the only code that calls the Hub) and the app's one client."""
+"""The Hub: the REST client (the only code that calls the Hub), the app's one client, and the
+typed objects the client returns (users, their servers, groups, a token's owner)."""
 
-from .client import HubClient, HubError, Identity
+from .client import HubClient, HubError
 from .service import hub_client, init_app
+from .users import HubGroup, HubUser, Identity, Server, parse_time, roles_by_group
 
-__all__ = ["HubClient", "HubError", "Identity", "hub_client", "init_app"]
+__all__ = [
+    "HubClient",
+    "HubError",
+    "HubGroup",
+    "HubUser",
+    "Identity",
+    "Server",
+    "hub_client",
+    "init_app",
+    "parse_time",
+    "roles_by_group",
+]

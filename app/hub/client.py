@@ -6,13 +6,14 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 import requests
 
 from app.errors import HubclassError
+
+from .users import HubGroup, HubUser, Identity
 
 log = logging.getLogger(__name__)
 
@@ -39,27 +40,6 @@ class HubError(HubclassError):
     @property
     def public_code(self) -> str:
         return f"hub_{self.code}"
-
-
-@dataclass(frozen=True)
-class Identity:
-    """Who a token belongs to, as the Hub says."""
-
-    name: str
-    kind: str
-    admin: bool
-    groups: tuple[str, ...]
-    scopes: tuple[str, ...]
-
-
-def _identity(model: dict) -> Identity:
-    return Identity(
-        name=model.get("name", ""),
-        kind=model.get("kind", "user"),
-        admin=bool(model.get("admin")),
-        groups=tuple(model.get("groups") or ()),
-        scopes=tuple(model.get("scopes") or ()),
-    )
 
 
 def _hub_message(response: requests.Response) -> str:
@@ -242,7 +222,7 @@ class HubClient:
 
     def whoami(self) -> Identity:
         """Return whom this client's token belongs to, with the token's scopes."""
-        return _identity(self._get_json("/user"))
+        return Identity.from_model(self._get_json("/user"))
 
     def identify_token(self, token: str) -> Identity:
         """Return the owner of another token (an API caller's), without keeping the token."""
@@ -256,25 +236,25 @@ class HubClient:
             raise HubError("invalid_token", "The Hub does not accept this token.", 401)
         if response.status_code != 200:
             raise self._error("GET", "/user", response)
-        return _identity(response.json())
+        return Identity.from_model(response.json())
 
     # -- users -------------------------------------------------------------------------------------
 
-    def list_users(self, **filters: Any) -> Iterator[dict]:
-        """Yield every user model (filters: state, name_filter, sort...), page by page."""
-        return self._paginated("/users", filters)
+    def list_users(self, **filters: Any) -> Iterator[HubUser]:
+        """Yield every user (filters: state, name_filter, sort...), page by page."""
+        return map(HubUser.from_model, self._paginated("/users", filters))
 
-    def get_user(self, name: str) -> dict | None:
-        """Return one user's model, or None when the Hub has no such user."""
+    def get_user(self, name: str) -> HubUser | None:
+        """Return one user, or None when the Hub has no such user."""
         try:
-            return self._get_json(f"/users/{quote(name, safe='')}")
+            return HubUser.from_model(self._get_json(f"/users/{quote(name, safe='')}"))
         except HubError as e:
             if e.code == "not_found":
                 return None
             raise
 
-    def create_users(self, names: Iterable[str], *, chunk: int | None = None) -> list[dict]:
-        """Create the users that do not exist yet, in chunks; return the models of new ones.
+    def create_users(self, names: Iterable[str], *, chunk: int | None = None) -> list[HubUser]:
+        """Create the users that do not exist yet, in chunks; return the new ones.
 
         Always the bulk endpoint: it lowercases and validates names, while the single-user
         POST does neither (a user created as 'Single1' could never log in). Callers validate
@@ -282,7 +262,7 @@ class HubClient:
         """
         names = list(names)
         chunk = chunk or self.create_chunk
-        created: list[dict] = []
+        created: list[HubUser] = []
         for start in range(0, len(names), chunk):
             batch = names[start : start + chunk]
             response = self.request(
@@ -293,7 +273,7 @@ class HubClient:
                 json={"usernames": batch},
             )
             if response.status_code == 201:
-                created.extend(response.json())
+                created.extend(map(HubUser.from_model, response.json()))
         return created
 
     def delete_user(self, name: str) -> bool:
@@ -315,14 +295,14 @@ class HubClient:
 
     # -- groups ------------------------------------------------------------------------------------
 
-    def list_groups(self) -> Iterator[dict]:
-        """Yield every group model, page by page."""
-        return self._paginated("/groups", {})
+    def list_groups(self) -> Iterator[HubGroup]:
+        """Yield every group, page by page."""
+        return map(HubGroup.from_model, self._paginated("/groups", {}))
 
-    def get_group(self, name: str) -> dict | None:
-        """Return one group's model, or None when it does not exist."""
+    def get_group(self, name: str) -> HubGroup | None:
+        """Return one group, or None when it does not exist."""
         try:
-            return self._get_json(f"/groups/{quote(name, safe='')}")
+            return HubGroup.from_model(self._get_json(f"/groups/{quote(name, safe='')}"))
         except HubError as e:
             if e.code == "not_found":
                 return None
@@ -331,7 +311,7 @@ class HubClient:
     def group_members(self, name: str) -> list[str] | None:
         """Return the members of a group, or None when the Hub has no such group."""
         group = self.get_group(name)
-        return None if group is None else list(group.get("users") or ())
+        return None if group is None else list(group.users)
 
     def ensure_group(self, name: str) -> bool:
         """Create the group if missing; return True when it was created now."""

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 
-from app.hub import HubClient, HubError
-from app.roster.protection import Safeguards, account_kept, never_removed, person
+from app.hub import HubClient, HubError, HubUser, roles_by_group
+from app.roster.protection import Safeguards, account_kept, never_removed, with_group_roles
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class Intent:
     def own_groups(self) -> frozenset[str]:
         return self.section_groups | {self.course_group}
 
-    def safeguards(self, users: Mapping[str, Mapping]) -> Safeguards:
+    def safeguards(self, users: Mapping[str, HubUser]) -> Safeguards:
         """The protection rules, with "created here" checked against the Hub's accounts now."""
         return Safeguards(
             own_groups=self.own_groups,
@@ -54,28 +54,24 @@ class Intent:
             created_here=frozenset(
                 name
                 for name, (hub_created, recorded) in self.created_here.items()
-                if name in users and still_ours(users[name].get("created"), hub_created, recorded)
+                if name in users and still_ours(users[name], hub_created, recorded)
             ),
         )
 
 
-def still_ours(created: str | None, hub_created: str | None, recorded: datetime) -> bool:
+def still_ours(user: HubUser, hub_created: str | None, recorded: datetime) -> bool:
     """Tell whether the Hub's account is the one Hubclass created, not a later namesake.
 
-    An account deleted and made again outside Hubclass has a new `created` time. Accounts
-    recorded from roster history carry no such time: they must be older than the record.
+    An account deleted and made again outside Hubclass has a new `created` time: the Hub's text
+    is compared with the text it gave at creation, exactly. Accounts recorded from roster
+    history carry no such time: they must be older than the record.
     """
-    if not created:
+    if not user.created:
         return False
     if hub_created is not None:
-        return created == hub_created
-    try:
-        when = datetime.fromisoformat(created)
-    except ValueError:
-        return False
-    if when.tzinfo is not None:
-        when = when.astimezone(UTC).replace(tzinfo=None)
-    return when <= recorded
+        return user.created == hub_created
+    when = user.created_at
+    return when is not None and when <= recorded
 
 
 @dataclass
@@ -105,8 +101,8 @@ def apply_intent(
     client: HubClient,
     intent: Intent,
     *,
-    hub_users: Mapping[str, Mapping] | None = None,
-    group_roles: Mapping[str, list[str]] | None = None,
+    hub_users: Mapping[str, HubUser] | None = None,
+    group_roles: Mapping[str, Sequence[str]] | None = None,
 ) -> Outcome:
     """Bring the Hub to the intent.
 
@@ -114,13 +110,12 @@ def apply_intent(
     they are read now, so protection is judged on the Hub's current state.
     """
     outcome = Outcome()
-    users: dict[str, dict] = (
-        {name: dict(u) for name, u in hub_users.items()}
-        if hub_users is not None
-        else {u["name"]: u for u in client.list_users()}
+    # A copy: what this run learns (new accounts, new members) never changes the caller's.
+    users: dict[str, HubUser] = (
+        dict(hub_users) if hub_users is not None else {u.name: u for u in client.list_users()}
     )
     if group_roles is None:
-        group_roles = {g["name"]: list(g.get("roles") or ()) for g in client.list_groups()}
+        group_roles = roles_by_group(client.list_groups())
 
     def fail(names: Iterable[str], error: HubError) -> None:
         for name in names:
@@ -132,10 +127,10 @@ def apply_intent(
     for start in range(0, len(missing), client.create_chunk):
         batch = missing[start : start + client.create_chunk]
         try:
-            for model in client.create_users(batch):
-                users[model["name"]] = model
-                outcome.results[model["name"]] = "created"
-                outcome.hub_created[model["name"]] = model.get("created")
+            for user in client.create_users(batch):
+                users[user.name] = user
+                outcome.results[user.name] = "created"
+                outcome.hub_created[user.name] = user.created
         except HubError as e:
             log.warning("Creating users failed: %r", e.message)
             fail([n for n in batch if n not in users], e)
@@ -147,7 +142,7 @@ def apply_intent(
         for section in intent.enrol[name]:
             wanted.setdefault(section_group(intent.course_group, section), []).append(name)
     for group, members in wanted.items():
-        absent = [n for n in members if group not in (users[n].get("groups") or ())]
+        absent = [n for n in members if group not in users[n].groups]
         try:
             client.ensure_group(group)
             if absent:
@@ -157,7 +152,7 @@ def apply_intent(
             fail(absent, e)
             continue
         for name in absent:
-            users[name].setdefault("groups", []).append(group)
+            users[name] = replace(users[name], groups=(*users[name].groups, group))
             if group == intent.course_group:
                 outcome.results.setdefault(name, "added")
 
@@ -171,8 +166,8 @@ def apply_intent(
 def _remove(
     client: HubClient,
     intent: Intent,
-    users: dict,
-    group_roles: Mapping[str, list[str]],
+    users: dict[str, HubUser],
+    group_roles: Mapping[str, Sequence[str]],
     outcome: Outcome,
 ) -> None:
     guards = intent.safeguards(users)
@@ -180,7 +175,7 @@ def _remove(
     for name in intent.remove:
         if name not in users:
             continue
-        who = person(users[name], group_roles)
+        who = with_group_roles(users[name], group_roles)
         reason = never_removed(name, who, guards)
         if reason:
             outcome.results[name] = f"failed: not removed, {reason}"
@@ -196,7 +191,7 @@ def _remove(
             outcome.results[name] = f"failed: {e.message}"
     own = [intent.course_group, *sorted(intent.section_groups)]
     for group in own:
-        members = [n for n in leaving if group in (users[n].get("groups") or ())]
+        members = [n for n in leaving if group in users[n].groups]
         if not members:
             continue
         try:

@@ -16,13 +16,13 @@ from app import audit
 from app.courses.models import Course
 from app.courses.service import staff_users
 from app.extensions import db
-from app.hub import HubClient, hub_client
+from app.hub import HubClient, HubUser, hub_client, roles_by_group
 from app.roster.accounts import this_machine
 from app.roster.apply import Intent, apply_intent, section_group, still_ours
 from app.roster.models import Enrollment, HubAccount, RosterImport
 from app.roster.parse import ColumnMapping, RosterError, parse_roster
 from app.roster.plan import Plan, make_plan
-from app.roster.protection import person
+from app.roster.protection import with_group_roles
 from app.roster.usernames import check_username, compile_pattern, parse_rule
 from app.timeutil import utcnow
 
@@ -31,15 +31,15 @@ from app.timeutil import utcnow
 class HubState:
     """Every Hub user and the roles each Hub group grants, from complete paginated listings."""
 
-    users: dict[str, dict]
-    group_roles: dict[str, list[str]]
+    users: dict[str, HubUser]
+    group_roles: dict[str, tuple[str, ...]]
 
 
 def _hub_snapshot(client: HubClient) -> HubState:
     """Read the Hub's users and groups (never from a truncated listing)."""
     return HubState(
-        users={user["name"]: user for user in client.list_users()},
-        group_roles={g["name"]: list(g.get("roles") or ()) for g in client.list_groups()},
+        users={user.name: user for user in client.list_users()},
+        group_roles=roles_by_group(client.list_groups()),
     )
 
 
@@ -51,11 +51,11 @@ def _accounts_created_for(course: Course) -> dict[str, tuple[str | None, datetim
     }
 
 
-def _still_created_here(course: Course, users: dict[str, dict]) -> set[str]:
+def _still_created_here(course: Course, users: dict[str, HubUser]) -> set[str]:
     return {
         name
         for name, (hub_created, recorded) in _accounts_created_for(course).items()
-        if name in users and still_ours(users[name].get("created"), hub_created, recorded)
+        if name in users and still_ours(users[name], hub_created, recorded)
     }
 
 
@@ -104,12 +104,10 @@ def _section_groups(course: Course, sections: set[str]) -> frozenset[str]:
     return frozenset(names - others)
 
 
-def _enrolled(course: Course, users: dict[str, dict]) -> set[str]:
+def _enrolled(course: Course, users: dict[str, HubUser]) -> set[str]:
     """Who the course has now: our records plus the Hub group's actual members."""
     names = {e.username for e in active_enrollments(course)}
-    names |= {
-        name for name, user in users.items() if course.hub_group in (user.get("groups") or ())
-    }
+    names |= {name for name, user in users.items() if course.hub_group in user.groups}
     return names
 
 
@@ -140,7 +138,7 @@ def preview(
         rule=rule,
         pattern=current_app.config.get("HUBCLASS_USERNAME_PATTERN"),
         enrolled=_enrolled(course, hub.users),
-        hub_users={name: person(u, hub.group_roles) for name, u in hub.users.items()},
+        hub_users={name: with_group_roles(u, hub.group_roles) for name, u in hub.users.items()},
         instructor_groups=_instructor_groups(),
         course_group=course.hub_group,
         remove=remove,

@@ -7,8 +7,11 @@ so what the instructor was shown is what happens. Pure: the caller passes what i
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:  # the roster core stays pure: no Hub client (requests) nor Flask at run time
+    from app.hub.users import HubUser
 
 COURSE_GROUP_PREFIX = "course-"
 # Every Hub user holds the role "user"; any other role was given by a Hub admin on purpose.
@@ -28,30 +31,15 @@ class HubUserInfo(Protocol):
     def roles(self) -> Sequence[str]: ...
 
 
-@dataclass(frozen=True, slots=True)
-class HubPerson:
-    """A Hub user as the roster judges them: their roles include those of their groups."""
+def with_group_roles(user: HubUser, group_roles: Mapping[str, Sequence[str]]) -> HubUser:
+    """The user as the roster judges them: with the roles their groups grant as their own.
 
-    name: str
-    admin: bool
-    groups: tuple[str, ...]
-    roles: tuple[str, ...]
-    created: str | None = None
-
-
-def person(model: Mapping, group_roles: Mapping[str, Sequence[str]]) -> HubPerson:
-    """Read a Hub user model; `group_roles` maps each Hub group to the roles it grants."""
-    groups = tuple(model.get("groups") or ())
-    roles = set(model.get("roles") or ())
-    for group in groups:
+    `group_roles` maps each Hub group to the roles it grants.
+    """
+    roles = set(user.roles)
+    for group in user.groups:
         roles.update(group_roles.get(group, ()))
-    return HubPerson(
-        name=model.get("name", ""),
-        admin=bool(model.get("admin")),
-        groups=groups,
-        roles=tuple(sorted(roles)),
-        created=model.get("created"),
-    )
+    return replace(user, roles=tuple(sorted(roles)))
 
 
 @dataclass(frozen=True)

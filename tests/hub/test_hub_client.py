@@ -32,7 +32,7 @@ def test_listing_returns_all_450_users_across_pages(hub):
     ensure_users(hub, names)
     client = service_client(hub)
     before = client.requests_sent
-    listed = [u["name"] for u in client.list_users(name_filter="pager")]
+    listed = [u.name for u in client.list_users(name_filter="pager")]
     assert sorted(listed) == names
     assert client.requests_sent - before == 3  # 200 + 200 + 50: pages, not one truncated list
 
@@ -41,9 +41,9 @@ def test_create_users_in_chunks_returns_only_the_new_ones(hub):
     client = service_client(hub)
     names = [f"chunk{i:02d}" for i in range(25)]
     created = client.create_users(names[:10], chunk=4)
-    assert sorted(u["name"] for u in created) == names[:10]
+    assert sorted(u.name for u in created) == names[:10]
     created = client.create_users(names, chunk=4)
-    assert sorted(u["name"] for u in created) == names[10:]
+    assert sorted(u.name for u in created) == names[10:]
     assert client.create_users(names, chunk=4) == []  # all exist: 409s, no error
 
 
@@ -63,9 +63,9 @@ def test_groups_members_and_deletion(hub):
     assert client.ensure_group("course-client-test") is False
     client.add_group_members("course-client-test", ["grp-a", "grp-b"])
     client.add_group_members("course-client-test", ["grp-a"])  # already in: no error
-    assert sorted(client.get_group("course-client-test")["users"]) == ["grp-a", "grp-b"]
+    assert sorted(client.get_group("course-client-test").users) == ["grp-a", "grp-b"]
     client.remove_group_members("course-client-test", ["grp-b"])
-    assert client.get_group("course-client-test")["users"] == ["grp-a"]
+    assert client.get_group("course-client-test").users == ("grp-a",)
     assert client.get_user("grp-b") is not None  # left the group, still a Hub user
     assert client.delete_user("grp-b") is True
     assert client.delete_user("grp-b") is False
@@ -77,9 +77,12 @@ def test_start_and_stop_a_server(hub):
     client.create_users(["runner1"])
     client.start_server("runner1")
     client.start_server("runner1")  # already running: not an error
-    assert client.get_user("runner1")["server"]
+    running = client.get_user("runner1")
+    assert running.server_url == running.servers[""].url == "/user/runner1/"
+    assert (running.server_state, running.server_ready) == ("running", True)
+    assert running.server_started is not None
     client.stop_server("runner1")
-    assert not client.get_user("runner1")["server"]
+    assert client.get_user("runner1").server_url is None
 
 
 def test_a_missing_scope_is_named_in_the_error(hub):
@@ -122,7 +125,7 @@ def test_idempotent_calls_are_retried_on_gateway_errors(hub, status):
 
     with FaultyHub(hub.api_url, rule) as faulty:
         client = HubClient(faulty.url, hub.service_token, sleep=NO_SLEEP)
-        assert client.get_user("instructor")["name"] == "instructor"
+        assert client.get_user("instructor").name == "instructor"
     assert len(faulty.calls) == 3
 
 
@@ -144,7 +147,7 @@ def test_a_reset_connection_on_a_read_is_retried(hub):
 
     with FaultyHub(hub.api_url, rule) as faulty:
         client = HubClient(faulty.url, hub.service_token, sleep=NO_SLEEP)
-        assert [u["name"] for u in client.list_users(name_filter="instructor")] == ["instructor"]
+        assert [u.name for u in client.list_users(name_filter="instructor")] == ["instructor"]
     assert len(faulty.calls) == 2
 
 

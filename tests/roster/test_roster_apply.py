@@ -144,7 +144,7 @@ def test_bad_rows_never_reach_the_hub_and_good_rows_still_import(hub):
     result = post_roster(hub, session, "mixed", data, username_from="column:username", apply=1)
     assert sorted(result["add"]) == ["goodone", "goodtwo"]
     assert len(result["invalid"]) >= 5
-    names = {u["name"] for u in HubClient(hub.api_url, hub.admin_token).list_users()}
+    names = {u.name for u in HubClient(hub.api_url, hub.admin_token).list_users()}
     assert "goodone" in names
     assert not any(n.startswith(("<img", "-rf", "with")) or n in ("..", "x" * 300) for n in names)
 
