@@ -512,15 +512,21 @@ class WorkspaceSync:
         if restored:
             self.checkout_paths(target, restored)
         self.move_hidden_files_aside(changes)
+        tracked_aside = False
         if changes:
             added = (path for path, kind in changes.items() if kind == "A")
-            for path in self.in_the_way(added, self.sparse_roots()):
+            aside = self.in_the_way(added, self.sparse_roots(), target)
+            # A file the student committed that cannot share its path with upstream's (a file
+            # where upstream now has a folder) is renamed too; its removal is committed with the
+            # student's changes, or the merge would find a tracked file missing.
+            tracked_aside = bool(aside) and bool(self.tree_modes("HEAD", aside))
+            for path in aside:
                 self.rename_aside(path)
         if status.staged() or restored or both:
             self.git.run("reset", "--quiet")
         merged = False
         if changes or base:
-            if (status.modified() or restored) and self.dirty():
+            if (status.modified() or restored or tracked_aside) and self.dirty():
                 self.commit_all()
             if base:
                 self.merge_from(base, target, restored)
@@ -630,11 +636,18 @@ class WorkspaceSync:
 
     def upstream_paths(self, target: str, paths: list[str]) -> list[str]:
         """Return those of ``paths`` that exist in ``target`` (a student-added file stays gone)."""
-        found: list[str] = []
+        return sorted(self.tree_modes(target, paths))
+
+    def tree_modes(self, rev: str, paths: list[str]) -> dict[str, str]:
+        """Return {path: mode} for those of ``paths`` that ``rev`` has (a folder is 040000)."""
+        wanted = set(paths)
+        modes: dict[str, str] = {}
         for chunk in _chunks(paths):
-            listing = self.git.run("ls-tree", "-z", "--name-only", target, "--", *chunk)
-            found += listing.paths()
-        return sorted(set(found) & set(paths))
+            for line in self.git.run("ls-tree", "-z", rev, "--", *chunk).paths():
+                meta, path = line.split("\t", 1)
+                if path in wanted:
+                    modes[path] = meta.split(" ", 1)[0]
+        return modes
 
     def checkout_paths(self, rev: str, paths: list[str]) -> None:
         self.git.run(
@@ -647,10 +660,23 @@ class WorkspaceSync:
             input=b"".join(os.fsencode(path) + b"\0" for path in paths),
         )
 
-    def in_the_way(self, added: Iterable[str], roots: list[str] | None = None) -> list[str]:
+    def in_the_way(
+        self, added: Iterable[str], roots: list[str] | None = None, target: str | None = None
+    ) -> list[str]:
         """Return what the student has where upstream adds ``added`` paths (file, link, or a
-        non-folder where upstream needs a folder); those get renamed, as nbgitpuller does."""
+        non-folder where upstream needs a folder); those get renamed, as nbgitpuller does.
+
+        ``added`` is counted from the merge base, but the student's HEAD may already track a
+        path upstream adds (a file they committed, or one they kept when upstream deleted it).
+        With ``target`` (the commit about to be merged), such a path is not in the way when HEAD
+        has it with upstream's mode: the merge resolves that add/add with ``-Xours``, the
+        student's side winning, as in nbgitpuller. Renaming it would leave a tracked file
+        missing. Still in the way: a committed file where upstream needs a folder (or a folder
+        where it needs a file), and one of another mode (a link, an executable bit), a conflict
+        ``-Xours`` does not resolve.
+        """
         found: list[str] = []
+        whole: list[str] = []  # found at the very path upstream adds, not at a parent of it
         for path in sorted(added):
             if roots is not None and not _under(path, roots):
                 continue  # not released: git will not check it out
@@ -660,12 +686,20 @@ class WorkspaceSync:
                 full = self.dest / prefix
                 if not os.path.lexists(full):
                     break
-                if depth < len(parts) and stat.S_ISDIR(os.lstat(full).st_mode):
+                folder = stat.S_ISDIR(os.lstat(full).st_mode)
+                if depth < len(parts) and folder:
                     continue
                 if prefix not in found:
                     found.append(prefix)
+                    if depth == len(parts) and not folder:
+                        whole.append(prefix)
                 break
-        return found
+        if target is None or not whole:
+            return found
+        ours = self.tree_modes("HEAD", whole)
+        theirs = self.tree_modes(target, list(ours))
+        merged = {path for path, mode in ours.items() if theirs.get(path) == mode}
+        return [path for path in found if path not in merged]
 
     def aside_name(self, relative: str) -> str:
         """``notes.ipynb`` -> ``notes__20250101120000.ipynb``, never an existing name."""
@@ -870,7 +904,7 @@ class WorkspaceSync:
             added = (path for path, kind in changes.items() if kind == "A")
             planned = [
                 (path, self.aside_name(path))
-                for path in self.in_the_way(added, self.sparse_roots())
+                for path in self.in_the_way(added, self.sparse_roots(), target)
             ]
             outcome = "updated" if changes or restored or planned else "unchanged"
             return SyncReport(
