@@ -83,7 +83,9 @@ def _security_headers(response):
 def _import_all_tables() -> None:
     """Register every feature's tables with SQLAlchemy and Alembic, pages or not."""
     from .activity import models as _activity  # noqa: F401
+    from .assignments import models as _assignments  # noqa: F401
     from .audit import models as _audit  # noqa: F401
     from .courses import models as _courses  # noqa: F401
+    from .delivery import models as _delivery  # noqa: F401
     from .jobs import models as _jobs  # noqa: F401
     from .roster import models as _roster  # noqa: F401

@@ -1,0 +1,1 @@
+"""Delivery: distributing an assignment to students, one queued delivery per student."""
