@@ -14,7 +14,8 @@ from typing import Any
 from app.roster.accounts import BUILTIN_ONLY, SystemAccounts
 from app.roster.parse import ParsedRoster, RosterError, RosterRow, SkippedRow
 from app.roster.protection import HubUserInfo, Safeguards, account_kept, never_removed
-from app.roster.usernames import DEFAULT_RULE, has_column, make_resolver, parse_rule, printable
+from app.roster.usernames import DEFAULT_RULE, has_column, make_resolver, parse_rule
+from app.text import printable
 
 REMOVE_MODES = ("none", "group", "delete")
 MAX_REMOVE_SHARE = 0.10
