@@ -12,7 +12,7 @@ from sqlalchemy import select
 from app.courses.models import Course
 from app.extensions import db
 from app.roster.models import Enrollment
-from app.timeutil import utcnow
+from app.timeutil import iso_z, utcnow
 
 from .models import ActivitySample, HubUserState
 from .poller import ACTIVE_WINDOW
@@ -66,7 +66,7 @@ class Counts:
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.isoformat(timespec="seconds") + "Z" if value else None
+    return iso_z(value, "seconds") if value else None
 
 
 def students(course: Course, now: datetime | None = None) -> list[StudentRow]:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from app import audit
 from app.errors import HubclassError
 from app.extensions import db
+from app.timeutil import iso_z
 
 from .models import Course
 
@@ -282,7 +283,7 @@ def to_json(course: Course) -> dict:
         "slug": course.slug,
         "title": course.title,
         "hub_group": course.hub_group,
-        "created_at": course.created_at.isoformat() + "Z",
+        "created_at": iso_z(course.created_at),
         "created_by": course.created_by,
         "instructor_groups": list(course.instructor_groups or ()),
         "staff_users": list(course.staff_users or ()),

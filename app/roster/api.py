@@ -4,6 +4,7 @@ from flask import Blueprint, request
 
 from app import courses
 from app.auth import current_instructor
+from app.timeutil import iso_z
 
 from . import imports
 
@@ -21,7 +22,7 @@ def roster_list(slug: str):
                 "name": e.name,
                 "email": e.email,
                 "section": e.section,
-                "enrolled_at": e.enrolled_at.isoformat() + "Z",
+                "enrolled_at": iso_z(e.enrolled_at),
             }
             for e in imports.active_enrollments(course)
         ],
