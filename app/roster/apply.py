@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from app.courses.names import SECTION_SEPARATOR
 from app.hub import HubClient, HubError
 from app.roster.protection import Safeguards, account_kept, never_removed, person
 
@@ -98,7 +99,7 @@ def section_group(course_group: str, section: str) -> str:
     another course's group (course-alpha + "lab" would otherwise be course-alpha-lab's group).
     """
     slug = re.sub(r"[^a-z0-9]+", "-", section.lower()).strip("-")[:40] or "section"
-    return f"{course_group}--{slug}"
+    return f"{course_group}{SECTION_SEPARATOR}{slug}"
 
 
 def apply_intent(
