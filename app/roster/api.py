@@ -6,7 +6,8 @@ from app import courses
 from app.auth import current_instructor
 from app.timeutil import iso_z
 
-from . import imports
+from . import DEFAULT_RULE, imports
+from .plan import RemoveMode
 
 bp = Blueprint("roster_api", __name__, url_prefix="/api/v1")
 
@@ -43,8 +44,8 @@ def roster_import(slug: str):
         data,
         filename,
         actor=current_instructor().name,
-        rule=request.args.get("username_from", "email-local"),
-        remove=request.args.get("remove", "none"),
+        rule=request.args.get("username_from", DEFAULT_RULE),
+        remove=request.args.get("remove", RemoveMode.NONE),
         apply_now=request.args.get("apply") in ("1", "true", "yes"),
         confirm=request.args.get("confirm"),
     )
