@@ -20,7 +20,7 @@ from app.hub import HubClient, hub_client
 from app.roster.models import Enrollment
 from app.timeutil import utcnow
 
-from .models import ActivitySample, HubUserState
+from .models import ActivitySample, HubUserState, Resolution, ServerState
 
 log = logging.getLogger(__name__)
 
@@ -105,11 +105,11 @@ def _sample_courses(states: dict[str, HubUserState], now: datetime) -> None:
             ActivitySample(
                 course_id=course_id,
                 at=now,
-                resolution="minute",
+                resolution=Resolution.MINUTE,
                 active=sum(
                     1 for s in members if s.last_activity and now - s.last_activity <= ACTIVE_WINDOW
                 ),
-                running=sum(1 for s in members if s.server == "running"),
+                running=sum(1 for s in members if s.server == ServerState.RUNNING),
                 logged_in=sum(1 for s in members if s.first_login),
             )
         )
@@ -121,7 +121,7 @@ def thin_samples(now: datetime) -> None:
     old = (
         db.session.execute(
             select(ActivitySample).where(
-                ActivitySample.resolution == "minute", ActivitySample.at < cutoff
+                ActivitySample.resolution == Resolution.MINUTE, ActivitySample.at < cutoff
             )
         )
         .scalars()
@@ -138,7 +138,7 @@ def thin_samples(now: datetime) -> None:
             ActivitySample(
                 course_id=course_id,
                 at=hour,
-                resolution="hour",
+                resolution=Resolution.HOUR,
                 active=max(s.active for s in group),
                 running=max(s.running for s in group),
                 logged_in=max(s.logged_in for s in group),
@@ -146,7 +146,7 @@ def thin_samples(now: datetime) -> None:
         )
     db.session.execute(
         delete(ActivitySample).where(
-            ActivitySample.resolution == "minute", ActivitySample.at < cutoff
+            ActivitySample.resolution == Resolution.MINUTE, ActivitySample.at < cutoff
         )
     )
 
