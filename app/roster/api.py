@@ -4,8 +4,10 @@ from flask import Blueprint, request
 
 from app.auth import current_instructor
 from app.courses.current import managed_course
+from app.timeutil import iso_z
 
-from . import imports
+from . import DEFAULT_RULE, imports
+from .plan import RemoveMode
 
 bp = Blueprint("roster_api", __name__, url_prefix="/api/v1")
 
@@ -21,7 +23,7 @@ def roster_list(slug: str):
                 "name": e.name,
                 "email": e.email,
                 "section": e.section,
-                "enrolled_at": e.enrolled_at.isoformat() + "Z",
+                "enrolled_at": iso_z(e.enrolled_at),
             }
             for e in imports.active_enrollments(course)
         ],
@@ -42,8 +44,8 @@ def roster_import(slug: str):
         data,
         filename,
         actor=current_instructor().name,
-        rule=request.args.get("username_from", "email-local"),
-        remove=request.args.get("remove", "none"),
+        rule=request.args.get("username_from", DEFAULT_RULE),
+        remove=request.args.get("remove", RemoveMode.NONE),
         apply_now=request.args.get("apply") in ("1", "true", "yes"),
         confirm=request.args.get("confirm"),
     )
