@@ -4,7 +4,6 @@ from flask import Blueprint, request
 
 from app.auth import current_instructor
 from app.courses.current import managed_course
-from app.timeutil import iso_z
 
 from . import DEFAULT_RULE, imports
 from .plan import RemoveMode
@@ -15,19 +14,8 @@ bp = Blueprint("roster_api", __name__, url_prefix="/api/v1")
 @bp.get("/courses/<slug>/roster")
 def roster_list(slug: str):
     course = managed_course(slug)
-    return {
-        "course": course.slug,
-        "students": [
-            {
-                "username": e.username,
-                "name": e.name,
-                "email": e.email,
-                "section": e.section,
-                "enrolled_at": iso_z(e.enrolled_at),
-            }
-            for e in imports.active_enrollments(course)
-        ],
-    }
+    enrolled = imports.active_enrollments(course)
+    return {"course": course.slug, "students": [e.to_json() for e in enrolled]}
 
 
 @bp.post("/courses/<slug>/roster")

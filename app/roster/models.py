@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.courses.models import Course
 from app.extensions import Model
-from app.timeutil import utcnow
+from app.timeutil import iso_z, utcnow
 
 
 class Enrollment(Model):
@@ -33,6 +33,16 @@ class Enrollment(Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     course: Mapped[Course] = relationship()
+
+    def to_json(self) -> dict[str, Any]:
+        """The student as the roster API lists them."""
+        return {
+            "username": self.username,
+            "name": self.name,
+            "email": self.email,
+            "section": self.section,
+            "enrolled_at": iso_z(self.enrolled_at),
+        }
 
     def __repr__(self) -> str:
         return f"<Enrollment {self.username!r} in {self.course_id}>"
