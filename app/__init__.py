@@ -10,6 +10,7 @@ from flask import Flask
 from . import activity, auth, cli, error_pages, hub, jobs
 from .config import ensure_private_sqlite_file, from_env
 from .extensions import csrf, db, migrate
+from .timeutil import iso_z
 from .web import inputs, redirects
 from .web.prefix import ServicePrefix
 
@@ -57,6 +58,7 @@ def create_app(config: dict | None = None) -> Flask:
     ):
         app.register_blueprint(blueprint)
     _import_all_tables()
+    app.add_template_filter(iso_z)  # <time datetime="{{ when|iso_z }}">, as the API writes times
 
     error_pages.init_app(app)
     auth.register_error_handlers(app)

@@ -12,7 +12,5 @@ bp = Blueprint("activity_api", __name__, url_prefix="/api/v1")
 @bp.get("/courses/<slug>/students")
 def students(slug: str):
     course = managed_course(slug)
-    return {
-        "course": course.slug,
-        "students": [row.to_json() for row in dashboard.students(course)],
-    }
+    rows = dashboard.students(course)
+    return {"course": course.slug, "students": [row.to_json() for row in rows]}

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import JSON, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import Model
+from app.hub.users import ServerState
 from app.timeutil import utcnow
+
+
+class Resolution(StrEnum):
+    """What one activity sample stands for: a poll, or the peak of an hour's polls."""
+
+    MINUTE = "minute"
+    HOUR = "hour"
 
 
 class HubUserState(Model):
@@ -25,7 +34,7 @@ class HubUserState(Model):
     # non-null value a poll sees is when the student first logged in (to within a poll).
     first_login: Mapped[datetime | None]
     last_activity: Mapped[datetime | None]
-    server: Mapped[str] = mapped_column(String(10), default="stopped")  # running|pending|stopped
+    server: Mapped[str] = mapped_column(String(10), default=ServerState.STOPPED)
     server_ready: Mapped[bool] = mapped_column(default=False)
     server_started: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -42,7 +51,7 @@ class ActivitySample(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("course.id"), index=True)
     at: Mapped[datetime] = mapped_column(index=True)
-    resolution: Mapped[str] = mapped_column(String(6), default="minute")  # minute | hour
+    resolution: Mapped[str] = mapped_column(String(6), default=Resolution.MINUTE)
     active: Mapped[int] = mapped_column(Integer)
     running: Mapped[int] = mapped_column(Integer)
     logged_in: Mapped[int] = mapped_column(Integer)

@@ -20,7 +20,7 @@ from app.hub import HubClient, hub_client
 from app.roster.models import Enrollment
 from app.timeutil import utcnow
 
-from .models import ActivitySample, HubUserState
+from .models import ActivitySample, HubUserState, Resolution, ServerState
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def poll_once(client: HubClient, now: datetime | None = None) -> PollResult:
     for name, state in states.items():
         if name not in users and state.on_hub:
             state.on_hub = False
-            state.server, state.server_ready = "stopped", False
+            state.server, state.server_ready = ServerState.STOPPED, False
             state.updated_at = now
     _sample_courses(states, now)
     thin_samples(now)
@@ -85,11 +85,11 @@ def _sample_courses(states: dict[str, HubUserState], now: datetime) -> None:
             ActivitySample(
                 course_id=course_id,
                 at=now,
-                resolution="minute",
+                resolution=Resolution.MINUTE,
                 active=sum(
                     1 for s in members if s.last_activity and now - s.last_activity <= ACTIVE_WINDOW
                 ),
-                running=sum(1 for s in members if s.server == "running"),
+                running=sum(1 for s in members if s.server == ServerState.RUNNING),
                 logged_in=sum(1 for s in members if s.first_login),
             )
         )
@@ -101,7 +101,7 @@ def thin_samples(now: datetime) -> None:
     old = (
         db.session.execute(
             select(ActivitySample).where(
-                ActivitySample.resolution == "minute", ActivitySample.at < cutoff
+                ActivitySample.resolution == Resolution.MINUTE, ActivitySample.at < cutoff
             )
         )
         .scalars()
@@ -118,7 +118,7 @@ def thin_samples(now: datetime) -> None:
             ActivitySample(
                 course_id=course_id,
                 at=hour,
-                resolution="hour",
+                resolution=Resolution.HOUR,
                 active=max(s.active for s in group),
                 running=max(s.running for s in group),
                 logged_in=max(s.logged_in for s in group),
@@ -126,7 +126,7 @@ def thin_samples(now: datetime) -> None:
         )
     db.session.execute(
         delete(ActivitySample).where(
-            ActivitySample.resolution == "minute", ActivitySample.at < cutoff
+            ActivitySample.resolution == Resolution.MINUTE, ActivitySample.at < cutoff
         )
     )
 

@@ -6,21 +6,47 @@ import csv
 import io
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import select
 
 from app.courses.models import Course
 from app.extensions import db
 from app.roster.models import Enrollment
-from app.timeutil import utcnow
+from app.timeutil import iso_z, utcnow
 
-from .models import ActivitySample, HubUserState
+from .models import ActivitySample, HubUserState, ServerState
 from .poller import ACTIVE_WINDOW
 
 TEXT_KEYS = ("name", "username", "section", "server")
 DATE_KEYS = ("first_login", "last_activity")
 SORT_KEYS = TEXT_KEYS + DATE_KEYS
-FILTERS = ("all", "never", "active", "running")
+
+
+class Show(StrEnum):
+    """Whom the dashboard's table shows (its `show` query parameter)."""
+
+    ALL = "all"
+    NEVER = "never"
+    ACTIVE = "active"
+    RUNNING = "running"
+
+
+# The words of the dashboard's "Show" menu, in its order.
+SHOW_LABELS = {
+    Show.ALL: "everyone",
+    Show.NEVER: "never logged in",
+    Show.ACTIVE: "active now",
+    Show.RUNNING: "server running",
+}
+
+
+def shown(value: str | None) -> Show:
+    """Read the `show` query parameter; anything unknown shows everyone."""
+    try:
+        return Show(value or Show.ALL)
+    except ValueError:
+        return Show.ALL
 
 
 @dataclass
@@ -31,7 +57,7 @@ class StudentRow:
     section: str | None
     first_login: datetime | None
     last_activity: datetime | None
-    server: str  # running | pending | stopped
+    server: str  # a ServerState
     on_hub: bool
     active_now: bool
 
@@ -66,7 +92,7 @@ class Counts:
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.isoformat(timespec="seconds") + "Z" if value else None
+    return iso_z(value, "seconds") if value else None
 
 
 def students(course: Course, now: datetime | None = None) -> list[StudentRow]:
@@ -88,7 +114,7 @@ def students(course: Course, now: datetime | None = None) -> list[StudentRow]:
                 section=enrollment.section,
                 first_login=state.first_login if state else None,
                 last_activity=last,
-                server=state.server if state else "stopped",
+                server=state.server if state else ServerState.STOPPED,
                 on_hub=state.on_hub if state else True,
                 active_now=bool(last and now - last <= ACTIVE_WINDOW),
             )
@@ -104,26 +130,26 @@ def counts(rows: list[StudentRow]) -> Counts:
         logged_in=logged_in,
         never=len(rows) - logged_in,
         active=sum(1 for r in rows if r.active_now),
-        running=sum(1 for r in rows if r.server == "running"),
+        running=sum(1 for r in rows if r.server == ServerState.RUNNING),
     )
 
 
 def select_rows(
     rows: list[StudentRow],
     *,
-    show: str = "all",
+    show: Show = Show.ALL,
     section: str = "",
     search: str = "",
     sort: str = "name",
     descending: bool = False,
 ) -> list[StudentRow]:
     """Filter, search and sort the table as the instructor asked."""
-    if show == "never":
+    if show == Show.NEVER:
         rows = [r for r in rows if not r.logged_in]
-    elif show == "active":
+    elif show == Show.ACTIVE:
         rows = [r for r in rows if r.active_now]
-    elif show == "running":
-        rows = [r for r in rows if r.server == "running"]
+    elif show == Show.RUNNING:
+        rows = [r for r in rows if r.server == ServerState.RUNNING]
     if section:
         rows = [r for r in rows if section in (r.section or "").split("; ")]
     if search:

@@ -22,7 +22,7 @@ def course_detail(slug: str):
     now = utcnow()
     everyone = dashboard.students(course, now)
     args = request.args
-    show = args.get("show", "all") if args.get("show") in dashboard.FILTERS else "all"
+    show = dashboard.shown(args.get("show"))
     rows = dashboard.select_rows(
         everyone,
         show=show,
@@ -44,6 +44,7 @@ def course_detail(slug: str):
         now=now,
         ago=dashboard.ago,
         show=show,
+        show_labels=dashboard.SHOW_LABELS,
         args=args,
         staff_form=CourseStaffForm(
             instructor_groups=", ".join(course.instructor_groups or ()),

@@ -23,7 +23,8 @@ from flask import (
 from flask_wtf.csrf import CSRFError
 
 from app.courses.service import staff_groups, staff_users
-from app.error_pages import is_api_request
+from app.error_pages import handle_refusal, is_api_request
+from app.errors import HubclassError
 from app.extensions import csrf
 from app.hub import HubError, HubUser, Identity, hub_client
 
@@ -46,24 +47,44 @@ class Instructor:
     instructor: bool = False
 
 
-class Unauthorized(Exception):
+class AccessError(HubclassError):
+    """The caller may not go on: not signed in, a token too narrow, or not teaching."""
+
+    title = "Access"
+    http_status = 403
+
+
+class Unauthorized(AccessError):
     """Nobody is signed in (pages redirect to the Hub login; the API answers 401)."""
 
+    http_status = 401
 
-class TokenTooNarrow(Exception):
+    def __init__(self) -> None:
+        super().__init__("unauthenticated", "Send 'Authorization: token <your Hub API token>'.")
+
+
+class TokenTooNarrow(AccessError):
     """A user's token that lacks access to this service."""
 
-    def __init__(self, name: str):
-        super().__init__(name)
+    def __init__(self, name: str, service: str):
+        super().__init__(
+            "token_scope",
+            f"This token of {name!r} lacks the scope access:services!service={service}; make "
+            "a token with it (or with no scope limits) on the Hub's token page.",
+        )
         self.name = name
 
 
-class NotAnInstructor(Exception):
-    """Signed in, but neither a Hub admin nor in an instructor group."""
+class NotAnInstructor(AccessError):
+    """Signed in, but neither a Hub admin, in an instructor group, nor staff of a course."""
 
-    def __init__(self, name: str):
-        super().__init__(name)
+    def __init__(self, name: str, groups: list[str]):
+        super().__init__(
+            "not_instructor",
+            f"{name!r} is not a Hub admin nor in the group(s) {', '.join(groups)}.",
+        )
         self.name = name
+        self.groups = groups
 
 
 class _TTLCache:
@@ -147,7 +168,7 @@ def _user_for_token(token: str, fresh: bool = False) -> str:
         # something narrower (e.g. read:users:name) must not carry Hubclass's powers.
         service = current_app.config["HUB_SERVICE_NAME"]
         if not {"access:services", f"access:services!service={service}"} & set(identity.scopes):
-            raise TokenTooNarrow(identity.name)
+            raise TokenTooNarrow(identity.name, service)
         name = identity.name
         cache.put(key, name)
     return name
@@ -166,7 +187,7 @@ def check_instructor(name: str, fresh: bool = False) -> Instructor:
         cached = _as_instructor(user) if user else False
         cache.put(name, cached)
     if not cached:
-        raise NotAnInstructor(name)
+        raise NotAnInstructor(name, current_app.config["HUBCLASS_INSTRUCTOR_GROUPS"])
     return cached
 
 
@@ -200,41 +221,17 @@ def authenticate() -> None:
         csrf.protect()
 
 
-def handle_unauthorized(_e: Unauthorized):
+def handle_unauthorized(e: Unauthorized):
     if is_api_request():
-        return {
-            "error": {
-                "code": "unauthenticated",
-                "message": "Send 'Authorization: token <your Hub API token>'.",
-            }
-        }, 401
+        return handle_refusal(e)
     target = request.script_root + request.full_path.rstrip("?")
     return redirect(url_for("auth.login", next=target))
 
 
 def handle_not_instructor(e: NotAnInstructor):
-    groups = current_app.config["HUBCLASS_INSTRUCTOR_GROUPS"]
     if is_api_request():
-        return {
-            "error": {
-                "code": "not_instructor",
-                "message": f"{e.name!r} is not a Hub admin nor in the group(s) "
-                f"{', '.join(groups)}.",
-            }
-        }, 403
-    return render_template("auth/not_instructor.html", name=e.name, groups=groups), 403
-
-
-def handle_narrow_token(e: TokenTooNarrow):
-    service = current_app.config["HUB_SERVICE_NAME"]
-    return {
-        "error": {
-            "code": "token_scope",
-            "message": f"This token of {e.name!r} lacks the scope "
-            f"access:services!service={service}; make a token with it (or with no scope "
-            "limits) on the Hub's token page.",
-        }
-    }, 403
+        return handle_refusal(e)
+    return render_template("auth/not_instructor.html", name=e.name, groups=e.groups), 403
 
 
 def handle_csrf(e: CSRFError):
@@ -251,7 +248,6 @@ def handle_csrf(e: CSRFError):
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(Unauthorized, handle_unauthorized)
     app.register_error_handler(NotAnInstructor, handle_not_instructor)
-    app.register_error_handler(TokenTooNarrow, handle_narrow_token)
     app.register_error_handler(CSRFError, handle_csrf)
 
 

@@ -4,9 +4,9 @@ The package holds the service (`service.py`, shared by pages, API and CLI), its 
 API routes, forms, commands and templates; this module is the service's public face.
 """
 
+from .names import GROUP_PREFIX
 from .service import (
     CLI_ACTOR,
-    GROUP_PREFIX,
     CourseError,
     Teacher,
     actor_name,

@@ -12,11 +12,14 @@ from app.extensions import db
 from app.hub import HubError, hub_client
 
 from . import service as courses
+from .names import GROUP_PREFIX
 
 course_cli = AppGroup("course", help="Create and list courses.")
 
 
-@course_cli.command("create")
+@course_cli.command(
+    "create", help=f"Create a course; its students will join the Hub group {GROUP_PREFIX}SLUG."
+)
 @click.argument("slug")
 @click.option("--title", default="", help="Human title, e.g. 'Data 100, Fall'.")
 @click.option(
@@ -27,13 +30,13 @@ course_cli = AppGroup("course", help="Create and list courses.")
 @click.option(
     "--adopt-group",
     is_flag=True,
-    help="The Hub group course-SLUG exists already: make its members the course's students.",
+    help=f"The Hub group {GROUP_PREFIX}SLUG exists already: make its members the course's "
+    "students.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the course as JSON.")
 def course_create(
     slug: str, title: str, instructor_groups: str, adopt_group: bool, as_json: bool
 ) -> None:
-    """Create a course; its students will join the Hub group course-SLUG."""
     seen: dict[str, list[str] | None] = {}
 
     def group_members(name: str) -> list[str] | None:

@@ -5,13 +5,15 @@ from wtforms.validators import DataRequired, Length
 
 from app.web.forms import PageForm
 
+from .names import GROUP_PREFIX
+
 
 class NewCourseForm(PageForm):
     slug = StringField(
         "Short name (slug)",
         validators=[DataRequired(), Length(max=40)],
         description="Lowercase letters, digits and hyphens, e.g. data100-fall. Students join "
-        "the Hub group course-<slug>.",
+        f"the Hub group {GROUP_PREFIX}<slug>.",
     )
     title = StringField("Title", validators=[Length(max=200)])
 

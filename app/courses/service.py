@@ -11,12 +11,13 @@ from sqlalchemy import select
 from app import audit
 from app.errors import HubclassError
 from app.extensions import db
+from app.timeutil import iso_z
 
 from .models import Course
+from .names import GROUP_PREFIX, SECTION_SEPARATOR
 
 # Lowercase, digits and inner hyphens: the slug becomes part of Hub group names and URLs.
 SLUG_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?")
-GROUP_PREFIX = "course-"
 
 
 class CourseError(HubclassError):
@@ -33,7 +34,7 @@ class CourseError(HubclassError):
 
 def validate_slug(slug: str) -> str:
     """Return the slug if it is safe for URLs and Hub group names, else raise CourseError."""
-    if not SLUG_PATTERN.fullmatch(slug or "") or "--" in slug:
+    if not SLUG_PATTERN.fullmatch(slug or "") or SECTION_SEPARATOR in slug:
         raise CourseError(
             "invalid_slug",
             f"{slug!r} cannot be a course slug: use 1-40 lowercase letters, digits and single "
@@ -282,7 +283,7 @@ def to_json(course: Course) -> dict:
         "slug": course.slug,
         "title": course.title,
         "hub_group": course.hub_group,
-        "created_at": course.created_at.isoformat() + "Z",
+        "created_at": iso_z(course.created_at),
         "created_by": course.created_by,
         "instructor_groups": list(course.instructor_groups or ()),
         "staff_users": list(course.staff_users or ()),

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from .errors import GitSyncError
 from .lock import index_lock_state, workspace_lock
-from .refs import read_head, read_ref, valid_branch
+from .refs import read_head, read_ref, remote_head, valid_branch
 from .report import SyncReport
 from .runner import TOO_LARGE_MESSAGE, Git, GitCommandFailed, GitResult, size_cap_hit
 from .urls import url_scheme
@@ -206,10 +206,7 @@ class WorkspaceSync:
         finally:
             for fd in fds:
                 os.close(fd)
-        for line in result.text.splitlines():
-            if line.startswith("ref: refs/heads/") and line.endswith("\tHEAD"):
-                return line[len("ref: refs/heads/") : -len("\tHEAD")]
-        raise GitSyncError("branch_not_found", "The repository has no default branch.")
+        return remote_head(result.text)
 
     # -- classification ------------------------------------------------------------------------
 

@@ -12,11 +12,3 @@ class GitSyncError(HubclassError):
     """
 
     title = "Git sync"
-
-
-def printable(value: object, limit: int = 200) -> str:
-    """Return ``value`` as a short one-line text with control characters escaped."""
-    text = value if isinstance(value, str) else repr(value)
-    if len(text) > limit:
-        text = text[:limit] + "..."
-    return text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from .errors import GitSyncError
-from .refs import read_ref, valid_branch
+from .refs import read_head, read_ref, remote_head, valid_branch
 from .runner import TOO_LARGE_MESSAGE, Git, GitCommandFailed, size_cap_hit
 from .urls import check_url_syntax, url_scheme
 
@@ -37,11 +37,7 @@ def mirror_name(url: str, branch: str) -> str:
 
 def mirror_branch(mirror: Path) -> str | None:
     """The branch a mirror was made for (its HEAD)."""
-    try:
-        head = (mirror / "HEAD").read_text(encoding="utf-8").strip()
-    except OSError:
-        return None
-    return head[len("ref: refs/heads/") :] if head.startswith("ref: refs/heads/") else None
+    return read_head(mirror)[0]
 
 
 def mirror_commit(mirror: Path, branch: str) -> str | None:
@@ -51,10 +47,7 @@ def mirror_commit(mirror: Path, branch: str) -> str | None:
 def remote_default_branch(url: str, git: Git) -> str:
     """The branch the remote's HEAD names, as ``git clone`` would pick it."""
     result = git.run("ls-remote", "--symref", "--", url, "HEAD", allow_protocol=url_scheme(url))
-    for line in result.text.splitlines():
-        if line.startswith("ref: refs/heads/") and line.endswith("\tHEAD"):
-            return line[len("ref: refs/heads/") : -len("\tHEAD")]
-    raise GitSyncError("branch_not_found", "The repository has no default branch.")
+    return remote_head(result.text)
 
 
 def _fail(exc: GitCommandFailed, branch: str) -> GitSyncError:

@@ -18,7 +18,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import GitSyncError, printable
+from app.text import printable
+
+from .errors import GitSyncError
 
 GIT = "git"
 # Debian's git finds its helpers through its compiled-in exec path; PATH only has to find git.

@@ -14,7 +14,9 @@ from urllib.parse import SplitResult, unquote, urlsplit
 from git import Git
 from git.exc import UnsafeProtocolError
 
-from .errors import GitSyncError, printable
+from app.text import printable
+
+from .errors import GitSyncError
 
 # Only transports with a plain URL syntax; ssh needs keys the service does not hand out, and the
 # remote helpers ("ext", "fd", "custom::") can run commands or read descriptors.
@@ -28,7 +30,8 @@ _ENCODED_SEPARATOR = re.compile(r"%(2[fF]|5[cC]|00)")
 
 
 def _invalid(url: str, why: str) -> GitSyncError:
-    return GitSyncError("url_invalid", f"The repository URL {printable(url)} is refused: {why}.")
+    shown = printable(url, 200)
+    return GitSyncError("url_invalid", f"The repository URL {shown} is refused: {why}.")
 
 
 def _parse(url: str) -> SplitResult:
@@ -111,7 +114,7 @@ def validate_repo_url(url: str, allowed_prefixes: list[str]) -> str:
         allowed = ", ".join(printable(prefix, 80) for prefix in prefixes) or "none configured"
         raise GitSyncError(
             "url_not_allowed",
-            f"The repository URL {printable(url)} is not under an allowed prefix ({allowed}).",
+            f"The repository URL {printable(url, 200)} is not under an allowed prefix ({allowed}).",
         )
     return url
 

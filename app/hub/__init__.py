@@ -3,7 +3,7 @@ typed objects the client returns (users, their servers, groups, a token's owner)
 
 from .client import HubClient, HubError
 from .service import hub_client, init_app
-from .users import HubGroup, HubUser, Identity, Server, parse_time, roles_by_group
+from .users import HubGroup, HubUser, Identity, Server, ServerState, parse_time, roles_by_group
 
 __all__ = [
     "HubClient",
@@ -12,6 +12,7 @@ __all__ = [
     "HubUser",
     "Identity",
     "Server",
+    "ServerState",
     "hub_client",
     "init_app",
     "parse_time",

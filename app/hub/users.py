@@ -9,7 +9,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
+
+
+class ServerState(StrEnum):
+    """A user's default server as the Hub says (the words the dashboard stores and shows)."""
+
+    RUNNING = "running"
+    PENDING = "pending"  # starting or stopping
+    STOPPED = "stopped"
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -63,11 +72,11 @@ class Server:
         )
 
     @property
-    def state(self) -> str:
+    def state(self) -> ServerState:
         """running once ready; pending while the Hub starts or stops it (or it is not ready)."""
         if self.pending:
-            return "pending"
-        return "running" if self.ready else "pending"
+            return ServerState.PENDING
+        return ServerState.RUNNING if self.ready else ServerState.PENDING
 
 
 @dataclass(frozen=True)
@@ -118,18 +127,18 @@ class HubUser:
         return self.servers.get("")
 
     @property
-    def server_state(self) -> str:
-        """running | pending | stopped: the default server, as the dashboard shows it."""
+    def server_state(self) -> ServerState:
+        """The default server, as the dashboard shows it."""
         if self.pending:
-            return "pending"
+            return ServerState.PENDING
         server = self.default_server
         if server is not None:
             return server.state
-        return "running" if self.server_url else "stopped"
+        return ServerState.RUNNING if self.server_url else ServerState.STOPPED
 
     @property
     def server_ready(self) -> bool:
-        return self.server_state == "running"
+        return self.server_state == ServerState.RUNNING
 
     @property
     def server_started(self) -> datetime | None:

@@ -15,6 +15,7 @@ from app.activity import latest_poll
 from app.config import PUBLIC_SETTINGS, REQUIRED_SCOPES
 from app.extensions import db
 from app.hub import HubError, hub_client
+from app.timeutil import iso_z
 
 
 @dataclass
@@ -63,6 +64,6 @@ def collect() -> Status:
     )
     status.db_revision, status.db_head = _migration_state()
     polled = latest_poll()
-    status.last_poll = polled.isoformat(timespec="seconds") + "Z" if polled else None
+    status.last_poll = iso_z(polled, "seconds") if polled else None
     status.settings = {key: current_app.config.get(key) for key in PUBLIC_SETTINGS}
     return status

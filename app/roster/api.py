@@ -5,7 +5,8 @@ from flask import Blueprint, request
 from app.auth import current_instructor
 from app.courses.current import managed_course
 
-from . import imports
+from . import DEFAULT_RULE, imports
+from .plan import RemoveMode
 
 bp = Blueprint("roster_api", __name__, url_prefix="/api/v1")
 
@@ -13,19 +14,8 @@ bp = Blueprint("roster_api", __name__, url_prefix="/api/v1")
 @bp.get("/courses/<slug>/roster")
 def roster_list(slug: str):
     course = managed_course(slug)
-    return {
-        "course": course.slug,
-        "students": [
-            {
-                "username": e.username,
-                "name": e.name,
-                "email": e.email,
-                "section": e.section,
-                "enrolled_at": e.enrolled_at.isoformat() + "Z",
-            }
-            for e in imports.active_enrollments(course)
-        ],
-    }
+    enrolled = imports.active_enrollments(course)
+    return {"course": course.slug, "students": [e.to_json() for e in enrolled]}
 
 
 @bp.post("/courses/<slug>/roster")
@@ -42,8 +32,8 @@ def roster_import(slug: str):
         data,
         filename,
         actor=current_instructor().name,
-        rule=request.args.get("username_from", "email-local"),
-        remove=request.args.get("remove", "none"),
+        rule=request.args.get("username_from", DEFAULT_RULE),
+        remove=request.args.get("remove", RemoveMode.NONE),
         apply_now=request.args.get("apply") in ("1", "true", "yes"),
         confirm=request.args.get("confirm"),
     )

@@ -11,8 +11,11 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from enum import StrEnum
 
+from app.courses.names import SECTION_SEPARATOR
 from app.hub import HubClient, HubError, HubUser, roles_by_group
+from app.roster.plan import RemoveMode
 from app.roster.protection import Safeguards, account_kept, never_removed, with_group_roles
 
 log = logging.getLogger(__name__)
@@ -25,7 +28,7 @@ class Intent:
     course_group: str
     enrol: dict[str, list[str]]  # username -> section names
     remove: list[str]
-    remove_mode: str  # none | group | delete
+    remove_mode: RemoveMode
     instructor_groups: frozenset[str] = frozenset()
     # This course's teaching staff; and every course's staff by username (see Safeguards).
     staff_groups: frozenset[str] = frozenset()
@@ -74,9 +77,33 @@ def still_ours(user: HubUser, hub_created: str | None, recorded: datetime) -> bo
     return when is not None and when <= recorded
 
 
+class Result(StrEnum):
+    """What applying a roster did for one student; a failure is "failed: <reason>" instead.
+
+    Stored per username in roster_import.results and shown as is by the pages, API and CLI.
+    """
+
+    CREATED = "created"
+    ADDED = "added"
+    REMOVED = "removed"
+    DELETED = "deleted"
+
+
+FAILED = "failed"
+
+
+def failure(reason: str) -> str:
+    """The result of a change that did not happen, with why."""
+    return f"{FAILED}: {reason}"
+
+
+def is_failure(result: str) -> bool:
+    return result.startswith(FAILED)
+
+
 @dataclass
 class Outcome:
-    """Per-username results: created | added | removed | deleted | failed: <reason>."""
+    """Per-username results: a Result, or a failure() with its reason."""
 
     results: dict[str, str] = field(default_factory=dict)
     # The Hub's `created` time of each account created now, so it can be known again later.
@@ -84,7 +111,7 @@ class Outcome:
 
     @property
     def failed(self) -> list[str]:
-        return sorted(u for u, r in self.results.items() if r.startswith("failed"))
+        return sorted(u for u, r in self.results.items() if is_failure(r))
 
 
 def section_group(course_group: str, section: str) -> str:
@@ -94,7 +121,7 @@ def section_group(course_group: str, section: str) -> str:
     another course's group (course-alpha + "lab" would otherwise be course-alpha-lab's group).
     """
     slug = re.sub(r"[^a-z0-9]+", "-", section.lower()).strip("-")[:40] or "section"
-    return f"{course_group}--{slug}"
+    return f"{course_group}{SECTION_SEPARATOR}{slug}"
 
 
 def apply_intent(
@@ -119,7 +146,7 @@ def apply_intent(
 
     def fail(names: Iterable[str], error: HubError) -> None:
         for name in names:
-            outcome.results[name] = f"failed: {error.message}"
+            outcome.results[name] = failure(error.message)
 
     # 1. Users: the bulk endpoint creates only the missing ones.
     # Chunk by chunk, so one failed chunk does not hide what the others created.
@@ -129,7 +156,7 @@ def apply_intent(
         try:
             for user in client.create_users(batch):
                 users[user.name] = user
-                outcome.results[user.name] = "created"
+                outcome.results[user.name] = Result.CREATED
                 outcome.hub_created[user.name] = user.created
         except HubError as e:
             log.warning("Creating users failed: %r", e.message)
@@ -154,10 +181,10 @@ def apply_intent(
         for name in absent:
             users[name] = replace(users[name], groups=(*users[name].groups, group))
             if group == intent.course_group:
-                outcome.results.setdefault(name, "added")
+                outcome.results.setdefault(name, Result.ADDED)
 
     # 3. Removal, only when asked; the Hub's fresh state decides who is protected.
-    if intent.remove_mode != "none":
+    if intent.remove_mode != RemoveMode.NONE:
         _remove(client, intent, users, group_roles, outcome)
 
     return outcome
@@ -178,17 +205,17 @@ def _remove(
         who = with_group_roles(users[name], group_roles)
         reason = never_removed(name, who, guards)
         if reason:
-            outcome.results[name] = f"failed: not removed, {reason}"
-        elif intent.remove_mode == "delete" and not account_kept(name, who, guards):
+            outcome.results[name] = failure(f"not removed, {reason}")
+        elif intent.remove_mode == RemoveMode.DELETE and not account_kept(name, who, guards):
             deleting.append(name)
         else:
             leaving.append(name)
     for name in deleting:
         try:
             client.delete_user(name)  # the Hub never deletes home folders
-            outcome.results[name] = "deleted"
+            outcome.results[name] = Result.DELETED
         except HubError as e:
-            outcome.results[name] = f"failed: {e.message}"
+            outcome.results[name] = failure(e.message)
     own = [intent.course_group, *sorted(intent.section_groups)]
     for group in own:
         members = [n for n in leaving if group in users[n].groups]
@@ -199,8 +226,8 @@ def _remove(
         except HubError as e:
             fail_names = members if group == intent.course_group else []
             for name in fail_names:
-                outcome.results[name] = f"failed: {e.message}"
+                outcome.results[name] = failure(e.message)
             continue
         if group == intent.course_group:
             for name in members:
-                outcome.results[name] = "removed"
+                outcome.results[name] = Result.REMOVED

@@ -13,7 +13,9 @@ from app import courses
 from app.cli import fail
 from app.hub import HubError
 
-from . import RosterError, imports
+from . import DEFAULT_RULE, RosterError, imports
+from .apply import is_failure
+from .plan import RemoveMode
 
 roster_cli = AppGroup("roster", help="Import class rosters.")
 
@@ -23,14 +25,14 @@ roster_cli = AppGroup("roster", help="Import class rosters.")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option(
     "--username-from",
-    default="email-local",
+    default=DEFAULT_RULE,
     show_default=True,
     help="email-local, email, or column:NAME.",
 )
 @click.option(
     "--remove",
-    type=click.Choice(["none", "group", "delete"]),
-    default="none",
+    type=click.Choice([mode.value for mode in RemoveMode]),
+    default=RemoveMode.NONE.value,
     show_default=True,
     help="What happens to enrolled students missing from the file.",
 )
@@ -60,7 +62,7 @@ def roster_import(course, file, username_from, remove, confirm, do_apply, as_jso
         click.echo(json.dumps(result))
     else:
         _print_plan(result)
-    if any(r.startswith("failed") for r in result["results"].values()):
+    if any(is_failure(r) for r in result["results"].values()):
         sys.exit(2)
 
 

@@ -4,6 +4,8 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import SelectField, StringField
 from wtforms.validators import Length, Optional, ValidationError
 
+from app.roster.plan import RemoveMode
+from app.roster.usernames import DEFAULT_RULE
 from app.web.forms import PageForm
 
 
@@ -21,18 +23,21 @@ class RosterUploadForm(PageForm):
             ("email", "the whole email (ada@school.edu)"),
             ("column", "a column of the file, as it is"),
         ],
-        default="email-local",
+        default=DEFAULT_RULE,
     )
     # No Optional() here: it would stop the check below when the field is empty.
     username_column = StringField("Column for usernames", validators=[Length(max=200)])
     remove = SelectField(
         "Students enrolled but not in this file",
         choices=[
-            ("none", "keep them (nothing is removed)"),
-            ("group", "remove them from the course group (their Hub account and files stay)"),
-            ("delete", "delete their Hub accounts (their files stay on disk)"),
+            (RemoveMode.NONE, "keep them (nothing is removed)"),
+            (
+                RemoveMode.GROUP,
+                "remove them from the course group (their Hub account and files stay)",
+            ),
+            (RemoveMode.DELETE, "delete their Hub accounts (their files stay on disk)"),
         ],
-        default="none",
+        default=RemoveMode.NONE,
     )
     login_column = StringField("Login column", validators=[Optional(), Length(max=200)])
     email_column = StringField("Email column", validators=[Optional(), Length(max=200)])

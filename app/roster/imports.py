@@ -18,12 +18,21 @@ from app.courses.service import staff_users
 from app.extensions import db
 from app.hub import HubClient, HubUser, hub_client, roles_by_group
 from app.roster.accounts import this_machine
-from app.roster.apply import Intent, apply_intent, section_group, still_ours
-from app.roster.models import Enrollment, HubAccount, RosterImport
+from app.roster.apply import (
+    FAILED,
+    Intent,
+    Result,
+    apply_intent,
+    failure,
+    is_failure,
+    section_group,
+    still_ours,
+)
+from app.roster.models import Enrollment, HubAccount, ImportStatus, RosterImport
 from app.roster.parse import ColumnMapping, RosterError, parse_roster
-from app.roster.plan import Plan, make_plan
+from app.roster.plan import MAX_REMOVE_SHARE, Plan, RemoveMode, make_plan
 from app.roster.protection import with_group_roles
-from app.roster.usernames import check_username, compile_pattern, parse_rule
+from app.roster.usernames import DEFAULT_RULE, check_username, compile_pattern, parse_rule
 from app.timeutil import utcnow
 
 
@@ -117,8 +126,8 @@ def preview(
     filename: str,
     *,
     actor: str,
-    rule: str = "email-local",
-    remove: str = "none",
+    rule: str = DEFAULT_RULE,
+    remove: str = RemoveMode.NONE,
     mapping: dict | None = None,
     client: HubClient | None = None,
     hub: HubState | None = None,
@@ -160,7 +169,7 @@ def preview(
         encoding=parsed.encoding,
         mapping=parsed.mapping.to_dict(),
         username_rule=rule,
-        remove_mode=remove,
+        remove_mode=plan.remove_mode,
         plan={
             **plan.to_json(),
             **plan.details(),
@@ -202,7 +211,8 @@ def apply(
     if plan.get("needs_confirmation") and (confirm or "").strip() != course.slug:
         raise RosterError(
             "confirm",
-            f"This import removes {len(plan['remove'])} students, more than 10% of the course. "
+            f"This import removes {len(plan['remove'])} students, more than "
+            f"{MAX_REMOVE_SHARE:.0%} of the course. "
             f"Type the course name {course.slug!r} to confirm.",
         )
     enrol = {e["username"]: e for e in plan["enrol"]}
@@ -210,11 +220,12 @@ def apply(
     for name in refused:
         del enrol[name]
     sections = {s for e in enrol.values() for s in e["sections"]}
+    remove_mode = RemoveMode(record.remove_mode)
     intent = Intent(
         course_group=course.hub_group,
         enrol={name: list(e["sections"]) for name, e in enrol.items()},
-        remove=list(plan["remove"]) if record.remove_mode != "none" else [],
-        remove_mode=record.remove_mode,
+        remove=list(plan["remove"]) if remove_mode != RemoveMode.NONE else [],
+        remove_mode=remove_mode,
         instructor_groups=frozenset(_instructor_groups()),
         section_groups=_section_groups(course, sections),
         staff_groups=frozenset(course.instructor_groups or ()),
@@ -228,13 +239,13 @@ def apply(
         hub_users=hub.users if hub else None,
         group_roles=hub.group_roles if hub else None,
     )
-    _record_enrollments(course, enrol, outcome.results, record.remove_mode)
+    _record_enrollments(course, enrol, outcome.results)
     _record_accounts(course, outcome.results, outcome.hub_created)
     outcome.results.update(refused)
     results = {**(record.results or {}), **outcome.results}
     # A retry that succeeds replaces an earlier failure of the same student.
     record.results = results
-    record.status = "partial" if outcome.failed else "applied"
+    record.status = ImportStatus.PARTIAL if outcome.failed else ImportStatus.APPLIED
     record.applied_at = utcnow()
     record.applied_by = actor
     audit.record(
@@ -252,21 +263,19 @@ def apply(
 def _counts(results: dict[str, str]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for value in results.values():
-        key = "failed" if value.startswith("failed") else value
+        key = FAILED if is_failure(value) else value
         counts[key] = counts.get(key, 0) + 1
     return counts
 
 
-def _record_enrollments(
-    course: Course, enrol: dict[str, dict], results: dict[str, str], remove_mode: str
-) -> None:
+def _record_enrollments(course: Course, enrol: dict[str, dict], results: dict[str, str]) -> None:
     existing = {
         e.username: e
         for e in db.session.scalars(select(Enrollment).where(Enrollment.course_id == course.id))
     }
     now = utcnow()
     for name, info in enrol.items():
-        if results.get(name, "").startswith("failed"):
+        if is_failure(results.get(name, "")):
             continue
         row = existing.get(name)
         if row is None:
@@ -280,7 +289,7 @@ def _record_enrollments(
         row.email = info.get("email")
         row.section = "; ".join(info.get("sections") or ()) or None
     for name, result in results.items():
-        if result in ("removed", "deleted") and name in existing:
+        if result in (Result.REMOVED, Result.DELETED) and name in existing:
             existing[name].active = False
             existing[name].removed_at = now
 
@@ -294,7 +303,7 @@ def _refused_now(names: list[str], *, allow_at: bool) -> dict[str, str]:
     for name in names:
         reason = check_username(name, allow_at=allow_at, pattern=pattern, accounts=accounts)
         if reason:
-            refused[name] = f"failed: not enrolled, {reason}"
+            refused[name] = failure(f"not enrolled, {reason}")
     return refused
 
 
@@ -307,7 +316,7 @@ def _record_accounts(
     afterwards: otherwise a retry would see it as an account the Hub had before.
     """
     for name, result in results.items():
-        if result != "deleted":
+        if result != Result.DELETED:
             continue
         account = db.session.get(HubAccount, name)
         if account is not None:
@@ -385,7 +394,7 @@ def result_json(record: RosterImport) -> dict:
         "account_kept": plan.get("account_kept", []),
         "needs_confirmation": plan.get("needs_confirmation", False),
         "notes": plan.get("file_notes", []) + plan.get("notes", []),
-        "applied": record.status in ("applied", "partial"),
+        "applied": record.status in (ImportStatus.APPLIED, ImportStatus.PARTIAL),
         "status": record.status,
         "results": record.results or {},
     }

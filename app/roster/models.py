@@ -4,6 +4,7 @@ Hubclass created. Models never commit; the caller does."""
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.courses.models import Course
 from app.extensions import Model
-from app.timeutil import utcnow
+from app.timeutil import iso_z, utcnow
 
 
 class Enrollment(Model):
@@ -33,8 +34,26 @@ class Enrollment(Model):
 
     course: Mapped[Course] = relationship()
 
+    def to_json(self) -> dict[str, Any]:
+        """The student as the roster API lists them."""
+        return {
+            "username": self.username,
+            "name": self.name,
+            "email": self.email,
+            "section": self.section,
+            "enrolled_at": iso_z(self.enrolled_at),
+        }
+
     def __repr__(self) -> str:
         return f"<Enrollment {self.username!r} in {self.course_id}>"
+
+
+class ImportStatus(StrEnum):
+    """Where an uploaded roster is: previewed -> applied | partial."""
+
+    PREVIEWED = "previewed"
+    APPLIED = "applied"
+    PARTIAL = "partial"  # some changes failed; applying again retries them
 
 
 class RosterImport(Model):
@@ -53,13 +72,13 @@ class RosterImport(Model):
     encoding: Mapped[str] = mapped_column(String(20))
     mapping: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     username_rule: Mapped[str] = mapped_column(String(255))
-    remove_mode: Mapped[str] = mapped_column(String(10))
+    remove_mode: Mapped[str] = mapped_column(String(10))  # a plan.RemoveMode
     # The preview as shown: to_json() of the plan, its details, and the students to enrol.
     plan: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    # previewed -> applied | partial (some changes failed; applying again retries them)
-    status: Mapped[str] = mapped_column(String(20), default="previewed")
+    status: Mapped[str] = mapped_column(String(20), default=ImportStatus.PREVIEWED)
     applied_at: Mapped[datetime | None]
     applied_by: Mapped[str | None] = mapped_column(String(255))
+    # username -> an apply.Result, or "failed: <reason>"
     results: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
 
     course: Mapped[Course] = relationship()

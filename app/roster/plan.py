@@ -9,15 +9,29 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from enum import StrEnum
+from typing import Any, Literal
 
 from app.roster.accounts import BUILTIN_ONLY, SystemAccounts
 from app.roster.parse import ParsedRoster, RosterError, RosterRow, SkippedRow
 from app.roster.protection import HubUserInfo, Safeguards, account_kept, never_removed
-from app.roster.usernames import DEFAULT_RULE, has_column, make_resolver, parse_rule, printable
+from app.roster.usernames import DEFAULT_RULE, has_column, make_resolver, parse_rule
+from app.text import printable
 
-REMOVE_MODES = ("none", "group", "delete")
+
+class RemoveMode(StrEnum):
+    """What happens to enrolled students missing from the file (stored in roster_import)."""
+
+    NONE = "none"  # they stay
+    GROUP = "group"  # they leave the course's groups; account and files stay
+    DELETE = "delete"  # their Hub account is deleted, where Hubclass created it for this course
+
+
+# A removal of more than this share of the course is applied only when the course's slug is
+# typed to confirm it.
 MAX_REMOVE_SHARE = 0.10
+# What a student of the file becomes: a new Hub account, an existing one joins, or kept as is.
+Action = Literal["create", "enrol existing", "keep"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +40,7 @@ class Enrolment:
 
     username: str
     row: RosterRow
-    action: str
+    action: Action
     hub_exists: bool
     in_group: bool
 
@@ -94,7 +108,7 @@ class Plan:
 
     course_group: str
     rule: str
-    remove_mode: str
+    remove_mode: RemoveMode
     add: list[Enrolment] = field(default_factory=list)
     keep: list[Enrolment] = field(default_factory=list)
     remove: list[Removal] = field(default_factory=list)
@@ -120,7 +134,7 @@ class Plan:
     @property
     def removes(self) -> bool:
         """Tell whether applying the plan acts on the removal candidates."""
-        return self.remove_mode != "none" and bool(self.remove)
+        return self.remove_mode != RemoveMode.NONE and bool(self.remove)
 
     def enrollments(self) -> list[EnrollmentInfo]:
         """Return name, email and section of every student the course has after applying.
@@ -159,7 +173,7 @@ class Plan:
             "delete": [
                 r.username
                 for r in self.remove
-                if self.remove_mode == "delete" and not r.account_kept
+                if self.remove_mode == RemoveMode.DELETE and not r.account_kept
             ],
             "account_kept": [
                 {"username": r.username, "reason": r.account_kept}
@@ -178,6 +192,15 @@ class Plan:
         }
 
 
+def removal_mode(value: str) -> RemoveMode:
+    """Read the removal mode a person or a program chose; refuse any other word."""
+    try:
+        return RemoveMode(value)
+    except ValueError:
+        choices = ", ".join(RemoveMode)
+        raise RosterError("bad_remove", f"Unknown removal mode {value!r}: use {choices}.") from None
+
+
 def make_plan(
     parsed: ParsedRoster,
     *,
@@ -187,7 +210,7 @@ def make_plan(
     hub_users: Mapping[str, HubUserInfo],
     instructor_groups: Collection[str],
     course_group: str,
-    remove: str = "none",
+    remove: str = RemoveMode.NONE,
     max_remove_share: float = MAX_REMOVE_SHARE,
     section_groups: Collection[str] = (),
     staff_groups: Collection[str] = (),
@@ -205,10 +228,7 @@ def make_plan(
     `accounts` are the system accounts no student may be named after (the caller reads the
     machine's; the built-in list otherwise).
     """
-    if remove not in REMOVE_MODES:
-        raise RosterError(
-            "bad_remove", f"Unknown removal mode {remove!r}: use none, group, delete."
-        )
+    mode = removal_mode(remove)
     if not 0 <= max_remove_share <= 1:
         raise ValueError("max_remove_share must be between 0 and 1")
     if not course_group:
@@ -222,7 +242,7 @@ def make_plan(
             columns=parsed.columns,
         )
     resolve = make_resolver(rule, pattern, accounts)
-    plan = Plan(course_group=course_group, rule=rule, remove_mode=remove)
+    plan = Plan(course_group=course_group, rule=rule, remove_mode=mode)
     plan.skipped = list(parsed.skipped)
 
     found: dict[str, list[tuple[RosterRow, str]]] = {}
@@ -252,7 +272,7 @@ def make_plan(
         if username in enrolled_set:
             plan.keep.append(Enrolment(username, row, "keep", info is not None, in_group))
         else:
-            action = "create" if info is None else "enrol existing"
+            action: Action = "create" if info is None else "enrol existing"
             plan.add.append(Enrolment(username, row, action, info is not None, in_group))
 
     guards = Safeguards(
@@ -265,7 +285,7 @@ def make_plan(
     )
     for username in sorted(enrolled_set - found.keys()):
         info = hub_users.get(username)
-        if info is None or remove == "none":  # nothing to protect anyone from
+        if info is None or mode == RemoveMode.NONE:  # nothing to protect anyone from
             in_group = info is not None and course_group in info.groups
             plan.remove.append(Removal(username, info is not None, in_group))
             continue
@@ -273,12 +293,12 @@ def make_plan(
         if reason:
             plan.protected.append(ProtectedUser(username, reason))
             continue
-        kept = account_kept(username, info, guards) if remove == "delete" else None
+        kept = account_kept(username, info, guards) if mode == RemoveMode.DELETE else None
         plan.remove.append(Removal(username, True, course_group in info.groups, kept))
 
     if enrolled_set:
         plan.removal_share = len(plan.remove) / len(enrolled_set)
-    plan.needs_confirmation = remove != "none" and plan.removal_share > max_remove_share
+    plan.needs_confirmation = mode != RemoveMode.NONE and plan.removal_share > max_remove_share
     plan.notes = _notes(plan, hub_users, set(instructor_groups))
     return plan
 

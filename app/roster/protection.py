@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:  # the roster core stays pure: no Hub client (requests) nor Flask at run time
     from app.hub.users import HubUser
 
-COURSE_GROUP_PREFIX = "course-"
+from app.courses.names import GROUP_PREFIX
+
 # Every Hub user holds the role "user"; any other role was given by a Hub admin on purpose.
 DEFAULT_ROLES = frozenset({"user"})
 
@@ -94,7 +95,7 @@ def account_kept(name: str, info: HubUserInfo, guards: Safeguards) -> str | None
     if name in guards.any_staff_users:
         return "teaching staff of a course"
     others = sorted(g for g in info.groups if g not in guards.own_groups)
-    courses = [g for g in others if g.startswith(COURSE_GROUP_PREFIX)]
+    courses = [g for g in others if g.startswith(GROUP_PREFIX)]
     if courses:
         return f"enrolled in another course (group {courses[0]!r})"
     if others:

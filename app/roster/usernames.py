@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from app.roster.accounts import BUILTIN_ONLY, SystemAccounts
 from app.roster.parse import RosterError, RosterRow
+from app.text import invisible
 
 RULES = ("email-local", "email", "column:NAME")
 DEFAULT_RULE = "email-local"
@@ -89,7 +90,7 @@ def make_resolver(
         # store a NUL: a control character anywhere in it costs the row, not only in the part
         # that becomes the username.
         for value in (row.email, row.login):
-            if value and any(_invisible(ch) for ch in value.strip()):
+            if value and any(invisible(ch) for ch in value.strip()):
                 return Resolution(None, value, "contains control or invisible characters", column)
         if column is not None:
             value = _column_value(row, column)
@@ -164,7 +165,7 @@ def check_username(
         return None
     if not name:
         return "the username is empty"
-    if any(_invisible(ch) for ch in name):
+    if any(invisible(ch) for ch in name):
         return "contains control or invisible characters"
     if _MARKUP.intersection(name):
         return "contains markup or quote characters (< > & \" ' `)"
@@ -204,17 +205,6 @@ def check_username(
         shown = " ".join(repr(c) for c in bad)
         return f"contains characters not allowed in usernames: {shown}"
     return None
-
-
-def _invisible(ch: str) -> bool:
-    # Cc: control (tab, newline, NUL...), Cf: format (zero-width, bidi overrides), Zl/Zp.
-    return unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn")
-
-
-def printable(value: str, limit: int = 80) -> str:
-    """Return a value safe to show in one line: invisible characters escaped, length cut."""
-    shown = "".join(f"\\u{ord(ch):04x}" if _invisible(ch) else ch for ch in value[:limit])
-    return shown + "…" if len(value) > limit else shown
 
 
 def _column_value(row: RosterRow, column: str) -> str:

@@ -8,10 +8,19 @@ from app.auth import current_instructor
 from app.courses.current import managed_course
 from app.extensions import db
 from app.roster import RosterError, imports
+from app.roster.apply import is_failure
+from app.roster.models import ImportStatus
+from app.roster.plan import RemoveMode
 
 from .forms import ApplyRosterForm, RosterUploadForm
 
 bp = Blueprint("roster", __name__, url_prefix="/courses/<slug>/roster", template_folder="templates")
+
+
+@bp.context_processor
+def _states() -> dict:
+    """The templates branch on the same states as the code, by the same names."""
+    return {"ImportStatus": ImportStatus, "RemoveMode": RemoveMode, "is_failure": is_failure}
 
 
 def _page(course, form, status=200, open_columns=False):
@@ -84,7 +93,7 @@ def apply(slug: str, import_id: int):
         flash(e.message, "error")
         return redirect(url_for("roster.detail", slug=slug, import_id=import_id))
     db.session.commit()
-    failed = [u for u, r in record.results.items() if r.startswith("failed")]
+    failed = [u for u, r in record.results.items() if is_failure(r)]
     if failed:
         flash(
             f"Applied, but {len(failed)} change(s) failed (listed below). Apply again to retry "
