@@ -7,7 +7,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from . import activity, auth, cli, error_pages, hub, jobs
+from . import activity, auth, cli, delivery, error_pages, hub, jobs
 from .config import ensure_private_sqlite_file, from_env
 from .extensions import csrf, db, migrate
 from .timeutil import iso_z
@@ -31,6 +31,7 @@ def create_app(config: dict | None = None) -> Flask:
     hub.init_app(app)
     jobs.init_app(app)  # before auth: any first request starts the workers, signed in or not
     activity.init_app(app)  # the poll, a periodic task of the workers
+    delivery.init_app(app)  # the delivery queue and its periodic task
     inputs.init_app(app)  # before the blueprints (the id converter) and before auth
     auth.init_app(app)
 
@@ -40,6 +41,7 @@ def create_app(config: dict | None = None) -> Flask:
     from .auth import api as auth_api
     from .courses import api as courses_api
     from .courses import views as courses_views
+    from .delivery import api as delivery_api
     from .ops import api as ops_api
     from .ops import views as ops_views
     from .roster import api as roster_api
@@ -54,6 +56,7 @@ def create_app(config: dict | None = None) -> Flask:
         courses_api.bp,
         activity_api.bp,
         roster_api.bp,
+        delivery_api.bp,
         ops_api.bp,
     ):
         app.register_blueprint(blueprint)

@@ -18,6 +18,7 @@ def fail(message: str) -> NoReturn:
 def init_app(app: Flask) -> None:
     from .activity.cli import poll_command, status_command
     from .courses.cli import course_cli
+    from .delivery.cli import distribute_command
     from .gitsync.cli import gitsync_command
     from .jobs.cli import worker_command
     from .roster.cli import roster_cli
@@ -28,3 +29,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(poll_command)
     app.cli.add_command(gitsync_command, "gitsync")
     app.cli.add_command(worker_command)
+    app.cli.add_command(distribute_command)

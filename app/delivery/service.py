@@ -1,0 +1,295 @@
+"""Distributions: which students one press of "Distribute" targets, and what became of each.
+
+The pages, the API and the command line call these; the deliveries they queue are run by the
+workers (worker.py). Nothing here commits: the request or command does.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from flask import current_app
+from sqlalchemy import func, select, update
+
+from app import audit
+from app.assignments.models import Assignment
+from app.courses import Teacher, actor_name
+from app.courses.models import Course
+from app.errors import HubclassError
+from app.extensions import db
+from app.gitsync import GitSyncError, ensure_mirror, mirror_branch, mirror_commit, validate_repo_url
+from app.roster.models import Enrollment
+
+from .models import Delivery, Distribution
+from .states import REPLACEABLE, UNFINISHED, State, shown
+
+# The audit events' actor for deliveries nobody pressed a button for (a student who joined).
+AUTOMATIC_ACTOR = "(automatic)"
+# Scopes of a Distribution (its `scope` column).
+COURSE, SECTION, USERS, BEHIND, FAILED, JOINED = (
+    "course", "section", "users", "behind", "failed", "joined"
+)  # fmt: skip
+
+
+class DeliveryError(HubclassError):
+    """A distribution could not be started or found; the message says why."""
+
+    title = "Distribution"
+    statuses: ClassVar[dict[str, int]] = {"not_found": 404, "mirror_failed": 502}
+
+
+def find_assignment(course: Course, slug: str) -> Assignment:
+    """The course's assignment called `slug`, or DeliveryError('not_found')."""
+    found = db.session.scalar(
+        select(Assignment).where(Assignment.course_id == course.id, Assignment.slug == slug)
+    )
+    if found is None:
+        raise DeliveryError("not_found", f"The course {course.slug!r} has no assignment {slug!r}.")
+    return found
+
+
+def get_distribution(distribution_id: int) -> Distribution:
+    found = db.session.get(Distribution, distribution_id)
+    if found is None:
+        raise no_distribution(distribution_id)
+    return found
+
+
+def no_distribution(distribution_id: int) -> DeliveryError:
+    return DeliveryError("not_found", f"There is no distribution {distribution_id}.")
+
+
+# -- the course repository's mirror --------------------------------------------------------------
+
+
+def mirrors_dir() -> Path:
+    return Path(current_app.config["HUBCLASS_DATA_DIR"]) / "mirrors"
+
+
+@dataclass(frozen=True)
+class Mirror:
+    """The service's copy of an assignment's branch, fetched just now."""
+
+    path: Path
+    branch: str
+    commit: str | None
+
+
+def refresh_mirror(url: str, branch: str | None) -> Mirror:
+    """Fetch the branch (default: the remote's HEAD) into its mirror; raise GitSyncError."""
+    config = current_app.config
+    validate_repo_url(url, config["HUBCLASS_ALLOWED_REPO_URLS"])
+    timeout = float(config["HUBCLASS_DELIVERY_TIMEOUT_SECONDS"])
+    path = ensure_mirror(url, branch, mirrors_dir(), timeout=timeout)
+    name = branch or mirror_branch(path) or ""
+    return Mirror(path, name, mirror_commit(path, name))
+
+
+# -- who a distribution targets ------------------------------------------------------------------
+
+
+def _students(course: Course, section: str | None) -> list[str]:
+    rows = db.session.execute(
+        select(Enrollment.username, Enrollment.section).where(
+            Enrollment.course_id == course.id, Enrollment.active.is_(True)
+        )
+    ).all()
+    # An enrollment's section holds every section of the student, joined by "; ".
+    return sorted(
+        name
+        for name, sections in rows
+        if section is None or section in (sections or "").split("; ")
+    )
+
+
+def _latest(assignment: Assignment, names: Iterable[str], states: Iterable[State]) -> dict:
+    """Each student's newest delivery of the assignment among those in `states`."""
+    wanted = list(names)
+    newest = (
+        select(Delivery.username, func.max(Delivery.id).label("id"))
+        .where(
+            Delivery.assignment_id == assignment.id,
+            Delivery.username.in_(wanted),
+            Delivery.state.in_([str(s) for s in states]),
+        )
+        .group_by(Delivery.username)
+        .subquery()
+    )
+    rows = db.session.scalars(select(Delivery).join(newest, Delivery.id == newest.c.id))
+    return {row.username: row for row in rows}
+
+
+def _behind(assignment: Assignment, names: list[str]) -> list[str]:
+    """Students whose newest finished delivery brought another commit than upstream's now."""
+    try:
+        current = refresh_mirror(assignment.repo_url, assignment.branch).commit
+    except GitSyncError as exc:
+        raise DeliveryError(
+            "mirror_failed", f"The repository could not be read: {exc.message}"
+        ) from None
+    latest = _latest(assignment, names, [State.DONE, State.ATTENTION])
+    return [name for name in names if name not in latest or latest[name].commit != current]
+
+
+def _failed(assignment: Assignment, names: list[str]) -> list[str]:
+    """Students whose newest delivery (superseded ones aside) of the assignment failed."""
+    ran = [s for s in State if s != State.SUPERSEDED]
+    latest = _latest(assignment, names, ran)
+    return [name for name in names if name in latest and latest[name].state == State.FAILED]
+
+
+def _targets(
+    assignment: Assignment,
+    section: str | None,
+    users: list[str] | None,
+    only_behind: bool,
+    retry_failed: bool,
+) -> tuple[str, dict[str, Any], list[str]]:
+    """Return (scope, scope detail, usernames) of a distribution, or raise DeliveryError."""
+    course = assignment.course
+    if only_behind and retry_failed:
+        raise DeliveryError(
+            "scope_invalid", "Choose either the students who are behind or the failed ones."
+        )
+    names = _students(course, section)
+    where = f"section {section!r} of {course.slug!r}" if section else f"the course {course.slug!r}"
+    if not names:
+        raise DeliveryError("no_students", f"There are no active students in {where}.")
+    scope = SECTION if section else COURSE
+    detail: dict[str, Any] = {"section": section, "users": None}
+    if users is not None:
+        wanted = sorted(set(users))
+        if not wanted:
+            raise DeliveryError("no_students", "Name at least one student.")
+        unknown = [name for name in wanted if name not in names]
+        if unknown:
+            raise DeliveryError(
+                "unknown_students", f"Not active students of {where}: {', '.join(unknown)}."
+            )
+        names, scope, detail["users"] = wanted, USERS, wanted
+    if only_behind:
+        names, scope = _behind(assignment, names), BEHIND
+        if not names:
+            raise DeliveryError("no_students", f"Every student of {where} has the latest commit.")
+    if retry_failed:
+        names, scope = _failed(assignment, names), FAILED
+        if not names:
+            raise DeliveryError(
+                "no_students", f"No delivery of {assignment.slug!r} in {where} has failed."
+            )
+    return scope, detail, names
+
+
+def queue_deliveries(
+    assignment: Assignment, names: list[str], *, scope: str, detail: Any, created_by: str | None
+) -> Distribution:
+    """Add a distribution with one queued delivery per student (no commit).
+
+    Older deliveries of the assignment to these students that have not run yet are superseded:
+    each student is synced once, with the newest.
+    """
+    db.session.execute(
+        update(Delivery)
+        .where(
+            Delivery.assignment_id == assignment.id,
+            Delivery.username.in_(names),
+            Delivery.state.in_([str(s) for s in REPLACEABLE]),
+        )
+        .values(state=State.SUPERSEDED, lease_holder=None, lease_expires=None)
+        .execution_options(synchronize_session=False)
+    )
+    distribution = Distribution(
+        assignment=assignment, scope=scope, scope_detail=detail, created_by=created_by
+    )
+    db.session.add(distribution)
+    db.session.add_all(
+        Delivery(distribution=distribution, assignment=assignment, username=name) for name in names
+    )
+    db.session.flush()
+    return distribution
+
+
+def distribute(
+    assignment: Assignment,
+    *,
+    who: Teacher | None,
+    section: str | None = None,
+    users: list[str] | None = None,
+    only_behind: bool = False,
+    retry_failed: bool = False,
+) -> Distribution:
+    """Queue the assignment for the course's students: all, a section, some, those behind the
+    latest commit, or those whose delivery failed; record who did it."""
+    scope, detail, names = _targets(assignment, section, users, only_behind, retry_failed)
+    distribution = queue_deliveries(
+        assignment, names, scope=scope, detail=detail, created_by=who.name if who else None
+    )
+    audit.record(
+        actor_name(who),
+        "distribution.retry" if retry_failed else "distribution.start",
+        course=assignment.course,
+        target=assignment.slug,
+        distribution=distribution.id,
+        scope=scope,
+        students=len(names),
+    )
+    return distribution
+
+
+# -- what became of it ---------------------------------------------------------------------------
+
+
+def deliveries_of(distribution_id: int) -> list[Delivery]:
+    return list(
+        db.session.scalars(
+            select(Delivery)
+            .where(Delivery.distribution_id == distribution_id)
+            .order_by(Delivery.username, Delivery.id)
+        )
+    )
+
+
+def unfinished(distribution_id: int) -> int:
+    """How many of the distribution's deliveries are queued or running."""
+    return (
+        db.session.scalar(
+            select(func.count(Delivery.id)).where(
+                Delivery.distribution_id == distribution_id,
+                Delivery.state.in_([str(s) for s in UNFINISHED]),
+            )
+        )
+        or 0
+    )
+
+
+def delivery_json(delivery: Delivery) -> dict[str, Any]:
+    return {
+        "username": delivery.username,
+        "state": shown(delivery.state),
+        "outcome": delivery.outcome,
+        "commit": delivery.commit,
+        "error": delivery.error,
+        "waiting_for": delivery.waiting_for,
+    }
+
+
+def distribution_json(distribution: Distribution) -> dict[str, Any]:
+    """The distribution's progress: counts per state and one entry per student."""
+    rows = deliveries_of(distribution.id)
+    counts = Counter(shown(row.state) for row in rows)
+    assignment = distribution.assignment
+    return {
+        "distribution": distribution.id,
+        "course": assignment.course.slug,
+        "assignment": assignment.slug,
+        "scope": distribution.scope,
+        "created_at": distribution.created_at.isoformat() + "Z",
+        "created_by": distribution.created_by,
+        "total": len(rows),
+        **{shown(state): counts.get(shown(state), 0) for state in State},
+        "deliveries": [delivery_json(row) for row in rows],
+    }
