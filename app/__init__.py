@@ -38,6 +38,8 @@ def create_app(config: dict | None = None) -> Flask:
     # Each feature's pages and API routes; importing them registers its tables too.
     from .activity import api as activity_api
     from .activity import views as activity_views
+    from .assignments import api as assignments_api
+    from .assignments import views as assignments_views
     from .auth import api as auth_api
     from .courses import api as courses_api
     from .courses import views as courses_views
@@ -51,11 +53,13 @@ def create_app(config: dict | None = None) -> Flask:
         courses_views.bp,
         activity_views.bp,
         roster_views.bp,
+        assignments_views.bp,
         ops_views.bp,
         auth_api.bp,
         courses_api.bp,
         activity_api.bp,
         roster_api.bp,
+        assignments_api.bp,
         delivery_api.bp,
         ops_api.bp,
     ):

@@ -32,6 +32,7 @@ from werkzeug.routing import Rule
 from wtforms.fields.core import UnboundField
 
 from app import create_app
+from app.assignments.models import Assignment
 from app.audit.models import AuditEvent
 from app.config import from_env
 from app.courses.models import Course
@@ -105,6 +106,9 @@ RAW_ROSTERS = [
 
 
 CSV = _roster("walker@example.edu,Walker,A")
+# The walk's course has one assignment; the walker app allows github.com (the default).
+ASSIGNMENT = "walked"
+REPO_URL = "https://github.com/walk/week1"
 
 
 def _source_names(pattern: str) -> set[str]:
@@ -163,7 +167,12 @@ class Walk:
         return f"{self.slug}-{next(self.counter)}"
 
     def valid_path(self, rule: Rule) -> dict[str, str]:
-        values = {"slug": self.slug, "import_id": str(self.import_id), "filename": "style.css"}
+        values = {
+            "slug": self.slug,
+            "import_id": str(self.import_id),
+            "assignment": ASSIGNMENT,
+            "filename": "style.css",
+        }
         return {name: values.get(name, "x") for name in rule.arguments}
 
     def form(self, **changes: object) -> dict:
@@ -173,6 +182,9 @@ class Walk:
             "instructor_groups": "walk-tas",
             "username_from": "email-local",
             "remove": "none",
+            "repo_url": REPO_URL,
+            "depth": "1",
+            "policy": "needs_attention",
         }
         for name, is_file in FORM_FIELDS.items():
             if is_file:
@@ -182,7 +194,12 @@ class Walk:
         return {**data, **changes}
 
     def json(self, **changes: object) -> dict:
-        base = {"slug": self.fresh(), "title": "Walked", "instructor_groups": ["walk-tas"]}
+        base = {
+            "slug": self.fresh(),
+            "title": "Walked",
+            "instructor_groups": ["walk-tas"],
+            "repo_url": REPO_URL,
+        }
         return {**base, **changes}
 
 
@@ -223,6 +240,11 @@ def walk(request, hub, tmp_path) -> Iterator[Walk]:
                 content_type="text/csv",
             )
             assert r.status_code == 200, r.text
+            added = api.post(
+                PREFIX + f"/api/v1/courses/{slug}/assignments",
+                json={"slug": ASSIGNMENT, "repo_url": REPO_URL},
+            )
+            assert added.status_code == 201, added.text
             yield Walk(app, api, page, csrf_token(home.text), slug, r.json["import"], signed_in)
         finally:
             # Also when setting up failed: a PostgreSQL connection left open warns later.
@@ -400,7 +422,7 @@ def _problem(rule: Rule, case: Case, r) -> str | None:
 
 def table_counts() -> dict[str, int]:
     """Rows of every table the app writes on a request (the poller is off)."""
-    models = (Course, RosterImport, Enrollment, AuditEvent)
+    models = (Course, RosterImport, Enrollment, Assignment, AuditEvent)
     return {m.__tablename__: db.session.scalar(select(func.count()).select_from(m)) for m in models}
 
 
