@@ -17,6 +17,7 @@ from sqlalchemy import func, select, update
 
 from app import audit
 from app.assignments.models import Assignment
+from app.assignments.rules import points_into
 from app.courses import Teacher, actor_name
 from app.courses.models import Course
 from app.errors import HubclassError
@@ -83,6 +84,11 @@ def refresh_mirror(url: str, branch: str | None) -> Mirror:
     """Fetch the branch (default: the remote's HEAD) into its mirror; raise GitSyncError."""
     config = current_app.config
     validate_repo_url(url, config["HUBCLASS_ALLOWED_REPO_URLS"])
+    # Checked when the assignment was saved too; a symlink made since must not lead there now.
+    if points_into(url, config["HUBCLASS_DATA_DIR"]):
+        raise GitSyncError(
+            "url_data_dir", "The repository URL points into Hubclass's own data folder."
+        )
     timeout = float(config["HUBCLASS_DELIVERY_TIMEOUT_SECONDS"])
     path = ensure_mirror(url, branch, mirrors_dir(), timeout=timeout)
     name = branch or mirror_branch(path) or ""

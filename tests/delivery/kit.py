@@ -45,7 +45,8 @@ def course_with(slug: str, names: list[str], sections: dict[str, str] | None = N
 
 def assignment_of(course: Course, upstream: Upstream, **fields) -> Assignment:
     values = {"slug": "hw1", "title": "Homework 1", "target": "hw1", "depth": 1, **fields}
-    assignment = Assignment(course=course, repo_url=upstream.url, **values)
+    values.setdefault("repo_url", upstream.url)
+    assignment = Assignment(course=course, **values)
     db.session.add(assignment)
     db.session.commit()
     return assignment

@@ -191,3 +191,26 @@ def test_a_newer_distribution_supersedes_what_an_older_one_has_not_run_yet(
     with workers(app, 1):
         eventually(lambda: states(second.id) == {"done": 1, "waiting": 1}, "the second ran")
     assert distribution_json(first)["superseded"] == 1
+
+
+def test_a_repository_that_leads_into_the_data_dir_since_it_was_saved_is_refused_at_delivery(
+    app, homes: Path, make_students, upstream, tmp_path: Path
+):
+    (student,) = make_students(1)
+    make_home(homes, student)
+    course = course_with("datadir", [student.name])
+    # Saved while it was an ordinary repository, then made a link into Hubclass's own mirrors.
+    link = tmp_path / "course-repo.git"
+    link.mkdir()
+    assignment = assignment_of(course, upstream, repo_url=f"file://{link}")
+    link.rmdir()
+    mirrors = Path(app.config["HUBCLASS_DATA_DIR"]) / "mirrors"
+    mirrors.mkdir(exist_ok=True)
+    link.symlink_to(mirrors)
+    distribution = distribute(assignment, who=None)
+    db.session.commit()
+    with workers(app, 1):
+        eventually(lambda: states(distribution.id) == {"failed": 1}, "refused")
+    error = distribution_json(distribution)["deliveries"][0]["error"]
+    assert "Hubclass's own data folder" in error
+    assert list((homes / student.name).iterdir()) == []
