@@ -4,11 +4,14 @@
   as the home is there; a worker then runs it within a second or so.
 - A student who joined the course (a roster import) after an assignment was distributed to the
   whole course, or to their section, gets a delivery of it: a distribution of scope "joined".
+  "Those behind" of the course or of a section count as such; chosen students, retries and
+  joiners' own distributions never reach anyone else (see `reaches`).
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import exists, select, update
@@ -20,15 +23,40 @@ from app.roster.models import Enrollment
 
 from . import homes
 from .models import Delivery, Distribution
-from .service import AUTOMATIC_ACTOR, BEHIND, COURSE, JOINED, SECTION, queue_deliveries
+from .service import (
+    AUTOMATIC_ACTOR,
+    BEHIND,
+    COURSE,
+    JOINED,
+    SECTION,
+    queue_deliveries,
+    undeliverable,
+)
 from .states import State
 
 log = logging.getLogger(__name__)
 
 POLL_TASK = "delivery-poll"  # also the name of its lease
-# Distributions whose students are "everyone in the course, or in a section": those who join
-# later get them too. Chosen students, retries and joiners' own are not.
+# The scopes that can reach students who join later (which of them do: `reaches`).
 FOR_EVERYONE = (COURSE, SECTION, BEHIND)
+# The (data dir, assignment, reason) of skipped assignments already logged by this process.
+_skipped_logged: set[tuple[str, int, str]] = set()
+
+
+def reaches(scope: str, detail: Any) -> set[str | None]:
+    """The sections (None: the whole course) whose students who join later get a distribution
+    too; empty: nobody else.
+
+    Its own targeting, kept: the whole course or a section, also when only those behind in it
+    were chosen; never students named one by one, retries or joiners' own distributions.
+    """
+    detail = detail if isinstance(detail, dict) else {}
+    section = detail.get("section") or None
+    if scope not in FOR_EVERYONE or detail.get("users") is not None:
+        return set()
+    if scope == SECTION and section is None:
+        return set()  # a section nobody can tell: not the whole course
+    return {None} if scope == COURSE else {section}
 
 
 def release_waiting(template: str) -> int:
@@ -64,13 +92,14 @@ def deliver_to_joiners() -> int:
     """Queue, for each active student without any delivery of an assignment, the assignment
     if it was distributed to the whole course or to their section."""
     reached: dict[int, set[str | None]] = {}
-    for assignment_id, detail in db.session.execute(
-        select(Distribution.assignment_id, Distribution.scope_detail).where(
+    for assignment_id, scope, detail in db.session.execute(
+        select(Distribution.assignment_id, Distribution.scope, Distribution.scope_detail).where(
             Distribution.scope.in_(FOR_EVERYONE)
         )
     ):
-        section = detail.get("section") if isinstance(detail, dict) else None
-        reached.setdefault(assignment_id, set()).add(section)
+        reach = reaches(scope, detail)
+        if reach:
+            reached.setdefault(assignment_id, set()).update(reach)
     if not reached:
         return 0
     has_one = exists().where(
@@ -86,7 +115,12 @@ def deliver_to_joiners() -> int:
     for assignment, username, sections in rows:
         if reached[assignment.id] & _sections(sections):
             joiners.setdefault(assignment.id, (assignment, []))[1].append(username)
+    queued = 0
     for assignment, names in joiners.values():
+        refused = undeliverable(assignment)
+        if refused:  # every delivery would fail: queue none (distribute() refuses it too)
+            _log_skipped(assignment, refused.message)
+            continue
         distribution = queue_deliveries(
             assignment,
             names,
@@ -104,7 +138,15 @@ def deliver_to_joiners() -> int:
             students=len(names),
         )
         log.info("Queued %r for %d who joined later", assignment.slug, len(names))
-    return sum(len(names) for _, names in joiners.values())
+        queued += len(names)
+    return queued
+
+
+def _log_skipped(assignment: Assignment, why: str) -> None:
+    key = (str(current_app.config["HUBCLASS_DATA_DIR"]), assignment.id, why)
+    if key not in _skipped_logged:
+        _skipped_logged.add(key)
+        log.info("%s: not delivered to students who joined later: %s", assignment.course.slug, why)
 
 
 def poll_pending() -> None:

@@ -80,8 +80,8 @@ class Mirror:
     commit: str | None
 
 
-def refresh_mirror(url: str, branch: str | None) -> Mirror:
-    """Fetch the branch (default: the remote's HEAD) into its mirror; raise GitSyncError."""
+def check_repo_url(url: str) -> None:
+    """Raise GitSyncError unless the URL is allowed now and does not lead into the data dir."""
     config = current_app.config
     validate_repo_url(url, config["HUBCLASS_ALLOWED_REPO_URLS"])
     # Checked when the assignment was saved too; a symlink made since must not lead there now.
@@ -89,10 +89,74 @@ def refresh_mirror(url: str, branch: str | None) -> Mirror:
         raise GitSyncError(
             "url_data_dir", "The repository URL points into Hubclass's own data folder."
         )
+
+
+def refresh_mirror(url: str, branch: str | None) -> Mirror:
+    """Fetch the branch (default: the remote's HEAD) into its mirror; raise GitSyncError."""
+    check_repo_url(url)
+    config = current_app.config
     timeout = float(config["HUBCLASS_DELIVERY_TIMEOUT_SECONDS"])
     path = ensure_mirror(url, branch, mirrors_dir(), timeout=timeout)
     name = branch or mirror_branch(path) or ""
     return Mirror(path, name, mirror_commit(path, name))
+
+
+# -- what the engine can deliver -----------------------------------------------------------------
+
+
+def _unsupported(depth: int | None, target: str | None) -> tuple[str, str] | None:
+    """(code, why) if the engine cannot deliver an assignment set up so, or None."""
+    if depth is None:
+        return (
+            "depth_unsupported",
+            "Full history is not supported yet: Hubclass delivers the latest commit (depth 1).",
+        )
+    if depth != 1:
+        return (
+            "depth_unsupported",
+            f"A history of {depth} commits is not supported yet: Hubclass delivers the "
+            "latest commit (depth 1).",
+        )
+    target = target or ""
+    if not target or "/" in target or "\0" in target or target.startswith("."):
+        return "target_invalid", f"The target folder {target!r} is not one plain folder name."
+    return None
+
+
+def unsupported(depth: int | None, target: str | None) -> str | None:
+    """Why the engine cannot deliver an assignment of this depth into this folder, or None.
+
+    The one rule: distribute() refuses such an assignment, the worker fails such a delivery
+    (the assignment may have been changed after its deliveries were queued).
+    """
+    found = _unsupported(depth, target)
+    return found[1] if found else None
+
+
+# What to change when an assignment cannot be distributed, per code.
+FIXES = {
+    "depth_unsupported": "Set the assignment's history depth to 1, then distribute it again.",
+    "target_invalid": "Give the assignment a plain folder name as its target, then distribute "
+    "it again.",
+}
+URL_FIX = "Change the assignment's repository URL, then distribute it again."
+
+
+def undeliverable(assignment: Assignment) -> DeliveryError | None:
+    """Why no delivery of the assignment could succeed as it is set up now, or None: a depth
+    the engine cannot deliver, a repository URL no longer allowed or leading into the data dir.
+    """
+    found = _unsupported(assignment.depth, assignment.target)
+    if found:
+        code, why = found
+        return DeliveryError(code, f"{assignment.slug!r} cannot be delivered: {why} {FIXES[code]}")
+    try:
+        check_repo_url(assignment.repo_url)
+    except GitSyncError as exc:
+        return DeliveryError(
+            exc.code, f"{assignment.slug!r} cannot be delivered: {exc.message} {URL_FIX}"
+        )
+    return None
 
 
 # -- who a distribution targets ------------------------------------------------------------------
@@ -229,7 +293,13 @@ def distribute(
     retry_failed: bool = False,
 ) -> Distribution:
     """Queue the assignment for the course's students: all, a section, some, those behind the
-    latest commit, or those whose delivery failed; record who did it."""
+    latest commit, or those whose delivery failed; record who did it.
+
+    An assignment no delivery of which could succeed is refused before anything is written.
+    """
+    refused = undeliverable(assignment)
+    if refused:
+        raise refused
     scope, detail, names = _targets(assignment, section, users, only_behind, retry_failed)
     distribution = queue_deliveries(
         assignment, names, scope=scope, detail=detail, created_by=who.name if who else None

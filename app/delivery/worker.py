@@ -145,21 +145,6 @@ class MirrorCache:
 MIRRORS = MirrorCache()
 
 
-def unsupported(job: Job) -> str | None:
-    """Why the assignment cannot be delivered as it is set up, or None."""
-    if job.depth is None:
-        return "Full history is not supported yet: Hubclass delivers the latest commit (depth 1)."
-    if job.depth != 1:
-        return (
-            f"A history of {job.depth} commits is not supported yet: Hubclass delivers the "
-            "latest commit (depth 1)."
-        )
-    target = job.target or ""
-    if not target or "/" in target or "\0" in target or target.startswith("."):
-        return f"The target folder {target!r} is not one plain folder name."
-    return None
-
-
 def from_report(report: SyncReport, commit: str | None) -> Result:
     """The delivery's result from the engine's report; `commit` is the one it brought."""
     data = report.to_json()
@@ -174,7 +159,7 @@ def from_report(report: SyncReport, commit: str | None) -> Result:
 
 def deliver(job: Job, context: Context) -> Result:
     """Sync the assignment into the student's home, as the student."""
-    refused = unsupported(job)
+    refused = service.unsupported(job.depth, job.target)
     if refused:
         return Result(State.FAILED, error=refused)
     home = homes.open_home(job.username, context.home_template)

@@ -149,18 +149,21 @@ def test_a_distribution_targets_a_section_chosen_students_those_behind_or_those_
         distribute(hw1, who=None, section="lab-z")
 
 
-def test_full_history_is_refused_with_a_clear_message_and_nothing_is_written(
+def test_a_depth_set_after_the_deliveries_were_queued_fails_them_with_a_clear_message(
     app, homes: Path, make_students, upstream
 ):
+    # distribute() refuses such an assignment (test_scope.py); one changed after its
+    # deliveries were queued is refused by the worker, and nothing is written.
     (student,) = make_students(1)
     make_home(homes, student)
     course = course_with("history", [student.name])
     full = assignment_of(course, upstream)
+    deep = assignment_of(course, upstream, slug="hw2", target="hw2")
+    first, second = distribute(full, who=None), distribute(deep, who=None)
+    db.session.commit()
     # NULL: the model's default (1) would replace a None given to the ORM.
     db.session.execute(update(Assignment).where(Assignment.id == full.id).values(depth=None))
-    db.session.commit()
-    deep = assignment_of(course, upstream, slug="hw2", target="hw2", depth=5)
-    first, second = distribute(full, who=None), distribute(deep, who=None)
+    db.session.execute(update(Assignment).where(Assignment.id == deep.id).values(depth=5))
     db.session.commit()
     with workers(app, 1):
         for distribution in (first, second):
@@ -193,22 +196,23 @@ def test_a_newer_distribution_supersedes_what_an_older_one_has_not_run_yet(
     assert distribution_json(first)["superseded"] == 1
 
 
-def test_a_repository_that_leads_into_the_data_dir_since_it_was_saved_is_refused_at_delivery(
+def test_a_repository_that_leads_into_the_data_dir_since_it_was_queued_is_refused_at_delivery(
     app, homes: Path, make_students, upstream, tmp_path: Path
 ):
     (student,) = make_students(1)
     make_home(homes, student)
     course = course_with("datadir", [student.name])
     # Saved while it was an ordinary repository, then made a link into Hubclass's own mirrors.
+    # distribute() refuses it then too (test_scope.py); here the link is made once queued.
     link = tmp_path / "course-repo.git"
     link.mkdir()
     assignment = assignment_of(course, upstream, repo_url=f"file://{link}")
+    distribution = distribute(assignment, who=None)
+    db.session.commit()
     link.rmdir()
     mirrors = Path(app.config["HUBCLASS_DATA_DIR"]) / "mirrors"
     mirrors.mkdir(exist_ok=True)
     link.symlink_to(mirrors)
-    distribution = distribute(assignment, who=None)
-    db.session.commit()
     with workers(app, 1):
         eventually(lambda: states(distribution.id) == {"failed": 1}, "refused")
     error = distribution_json(distribution)["deliveries"][0]["error"]
