@@ -25,9 +25,11 @@ from typing import Any, cast
 
 from flask import Flask, current_app
 from flask.config import Config
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, func, select, update
 
+from app.activity.models import HubUserState
 from app.assignments.models import Assignment
+from app.assignments.rules import target_problem
 from app.extensions import db
 from app.gitsync import GitSyncError, SyncReport, mirror_commit, sync
 from app.jobs import leases
@@ -53,6 +55,11 @@ IDLE_SECONDS = 1.0
 # Why a delivery went back to the queue (its `waiting_for`, as the instructor reads it).
 FOLDER_BUSY = "waiting for another delivery to the same folder"
 SYNC_BUSY = "waiting for another git operation in the folder (the student's own?)"
+HUB_ADMIN = (
+    "Hub admins get no deliveries into their home: their account can act for everyone (on TLJH "
+    "it is root through sudo), so what a course delivers could run with that power. Take them "
+    "off the roster, or make them no admin on the Hub."
+)
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,8 @@ class Job:
     target: str
     depth: int | None
     policy: str
+    # As the activity poller last copied the Hub's users (HubUserState): a Hub admin.
+    admin: bool = False
 
 
 @dataclass(frozen=True)
@@ -154,9 +163,11 @@ def unsupported(job: Job) -> str | None:
             f"A history of {job.depth} commits is not supported yet: Hubclass delivers the "
             "latest commit (depth 1)."
         )
-    target = job.target or ""
-    if not target or "/" in target or "\0" in target or target.startswith("."):
-        return f"The target folder {target!r} is not one plain folder name."
+    # The assignments' own rule again: an assignment saved before a rule was added (or written
+    # straight into the database) must not bring a folder such as ~/bin.
+    problem = target_problem(job.target or "")
+    if problem:
+        return f"The target folder {job.target!r} is refused: {problem}."
     return None
 
 
@@ -174,6 +185,8 @@ def from_report(report: SyncReport, commit: str | None) -> Result:
 
 def deliver(job: Job, context: Context) -> Result:
     """Sync the assignment into the student's home, as the student."""
+    if job.admin:
+        return Result(State.FAILED, error=HUB_ADMIN)
     refused = unsupported(job)
     if refused:
         return Result(State.FAILED, error=refused)
@@ -251,6 +264,7 @@ JOB_COLUMNS = (
     Assignment.target,
     Assignment.depth,
     Assignment.unsafe_policy.label("policy"),
+    func.coalesce(HubUserState.admin, False).label("admin"),  # never seen on the Hub: False
 )
 
 
@@ -259,6 +273,7 @@ def _load(claim: Claim) -> list[tuple[Job, int]]:
     rows = db.session.execute(
         select(*JOB_COLUMNS, Delivery.attempts)
         .join(Assignment, Delivery.assignment_id == Assignment.id)
+        .outerjoin(HubUserState, HubUserState.username == Delivery.username)
         .where(Delivery.id.in_(claim.ids), Delivery.lease_holder == claim.token)
         .order_by(Delivery.id)
     ).all()
@@ -266,6 +281,7 @@ def _load(claim: Claim) -> list[tuple[Job, int]]:
     for row in rows:
         fields = dict(row._mapping)
         attempts = fields.pop("attempts")
+        fields["admin"] = bool(fields["admin"])  # SQLite's coalesce may answer 0 or 1
         loaded.append((Job(**fields), attempts))
     return loaded
 
