@@ -36,12 +36,46 @@ MAX_SUBPATH = 1000
 # anything else, which is also what nbgitpuller's urlpath needs to stay unencoded.
 _TARGET_CHARS = re.compile(r"[A-Za-z0-9._-]+")
 
+# Folders that programs give a meaning to in a home: a delivery writes there whatever the course
+# repository holds, so an assistant choosing one of these as the target could make the student's
+# own account run it (and a Hub admin's is root on TLJH). Refused in any case, since a home on a
+# case-insensitive disk (macOS, a Windows or some NFS shares) makes 'Bin' that same folder.
+# Dot-folders (.local/bin, .config/autostart, .bashrc...) are refused as hidden already.
+_RESERVED_TARGETS = {
+    "bin": "~/bin is on the PATH of login shells: Ubuntu's and Debian's ~/.profile put it first, "
+    "so a program in it would run in place of a system command in every terminal",
+    "sbin": "~/sbin is read as a folder of commands beside ~/bin by shell profiles and tools",
+    "lib": "~/lib is where profiles and tools (LD_LIBRARY_PATH, PERL5LIB, R, Lua) look for a "
+    "user's own libraries, which load in place of the system's",
+    "lib64": "~/lib64 is read like ~/lib, a folder of libraries that load in place of the system's",
+    "libexec": "~/libexec holds helper programs that other programs run",
+    "snap": "~/snap holds the data and settings of the student's snap applications, which they "
+    "run with",
+    "Desktop": "~/Desktop is the desktop of a graphical session: a launcher file in it runs its "
+    "command when opened",
+    "Library": "~/Library holds the settings, launch agents and start-up items of macOS programs",
+    "Applications": "~/Applications holds programs the desktop offers to run (macOS and some "
+    "Linux desktops)",
+    # Equally dangerous, by the same measure: code in them runs without being asked for.
+    "node_modules": "Node.js looks for modules in ~/node_modules from every folder of the home, "
+    "so a module in it would load into any script the student runs",
+    "public_html": "~/public_html is published on the web by Apache's userdir module: its files "
+    "would be served, and its scripts run, for anyone",
+    "go": "~/go/bin is where `go install` puts commands, and Go's setup puts it on the PATH",
+}
+_RESERVED_BY_CASE = {name.lower(): name for name in _RESERVED_TARGETS}
+
 
 class AssignmentError(HubclassError):
     """An assignment could not be added, found or changed; the message says what to fix."""
 
     title = "Assignment"
-    statuses: ClassVar[dict[str, int]] = {"not_found": 404, "exists": 409, "not_allowed": 403}
+    statuses: ClassVar[dict[str, int]] = {
+        "not_found": 404,
+        "exists": 409,
+        "target_taken": 409,
+        "not_allowed": 403,
+    }
 
 
 def check_slug(slug: str) -> str:
@@ -120,6 +154,15 @@ def target_problem(name: str) -> str | None:
         return f"it is longer than {MAX_TARGET} characters"
     if not _TARGET_CHARS.fullmatch(name):
         return "use letters, digits, '.', '_' and '-' only"
+    canonical = _RESERVED_BY_CASE.get(name.lower())
+    if canonical:
+        reserved = _RESERVED_TARGETS[canonical]
+        if name != canonical:
+            reserved += (
+                f" ({name!r} is that folder on a case-insensitive disk, such as macOS's or a "
+                "Windows share)"
+            )
+        return f"{reserved}; choose another name"
     return None
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 from flask import current_app, has_request_context, request
-from sqlalchemy import null, select
+from sqlalchemy import func, null, select
 
 from app import audit
 from app.courses import Teacher, actor_name, can_manage
@@ -79,6 +79,28 @@ def _checked(given: dict[str, Any], *, slug: str, current: Assignment | None) ->
     return values
 
 
+def _require_free_target(course: Course, target: str, current: Assignment | None) -> None:
+    """Refuse a target folder another assignment of the course delivers into already.
+
+    Two assignments in one folder would each sync over the other's files (and a TA could aim a
+    second repository at the folder of the first). In any case: one folder on a
+    case-insensitive disk.
+    """
+    taken = select(Assignment).where(
+        Assignment.course_id == course.id, func.lower(Assignment.target) == target.lower()
+    )
+    if current is not None:
+        taken = taken.where(Assignment.id != current.id)
+    other = db.session.scalars(taken.order_by(Assignment.id).limit(1)).first()
+    if other is not None:
+        raise AssignmentError(
+            "target_taken",
+            f"{target[:80]!r} cannot be the target folder: the assignment {other.slug!r} of "
+            f"{course.slug!r} delivers into ~/{other.target} already. Choose another folder "
+            "name, or change that assignment.",
+        )
+
+
 def _as_json(column: str, value: Any) -> Any:
     return rules.depth_json(value) if column == "depth" else value
 
@@ -94,6 +116,7 @@ def add_assignment(course: Course, slug: str, *, who: Teacher | None, **given: A
             "short name, or change that assignment on its page.",
         )
     values = _checked(given, slug=slug, current=None)
+    _require_free_target(course, values["target"], None)
     # The ORM leaves a None out of the INSERT when the column has a default (depth's is 1),
     # so the full history (None) goes in as an explicit NULL.
     stored = {**values, "depth": null()} if values["depth"] is None else values
@@ -117,6 +140,8 @@ def change_assignment(
     """
     _require_manager(assignment.course, who)
     values = _checked(given, slug=assignment.slug, current=assignment)
+    if "target" in values:
+        _require_free_target(assignment.course, values["target"], assignment)
     changed: dict[str, dict[str, Any]] = {}
     for name, column in FIELDS.items():
         if column in values and getattr(assignment, column) != values[column]:

@@ -6,11 +6,17 @@ must never make Hubclass write as another person. The check opens the home itsel
 O_NOFOLLOW and looks at what it opened (fstat), and the engine then runs as exactly that uid
 (`sync(owner=...)` refuses a home whose owner changed in between), so a swap after the check
 gains nothing.
+
+Some accounts get nothing even in a home of their own: a system account (by the roster's rule),
+and an account in a privileged group, since whatever a course repository holds could then run
+with power over the machine. A home others can write into is refused too: another account could
+plant a .git there whose filters or merge drivers would run as the student during the sync.
 """
 
 from __future__ import annotations
 
 import errno
+import grp
 import hashlib
 import os
 import pwd
@@ -19,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.config import TLJH_PRESET
+from app.roster.accounts import account_reason
 
 TLJH_HOMES = Path("/home")
 TLJH_PREFIX = "jupyter-"
@@ -26,6 +33,28 @@ TLJH_PREFIX = "jupyter-"
 # to this many characters and gets "-" and 5 hex digits of its sha256, so it stays under 32.
 TLJH_NAME_LIMIT = 26
 WAITING_FOR_LOGIN = "waiting for first login"
+# Groups whose members can become root, or do as much: read or write what root does. A delivery
+# into such an account's home lets course content run with that power.
+PRIVILEGED_GROUPS = frozenset(
+    {
+        "root",  # gid 0: group-writable system files
+        "sudo",  # Debian and Ubuntu's sudoers
+        "wheel",  # RHEL and Fedora's sudoers
+        "admin",  # old Ubuntu's sudoers
+        "jupyterhub-admins",  # TLJH's Hub admins: passwordless sudo
+        "adm",  # reads every log (tokens and passwords end up there); Ubuntu's first user
+        "systemd-journal",  # reads the whole journal, like adm
+        "docker",  # `docker run -v /:/host` is root
+        "lxd",  # likewise with a privileged container
+        "incus-admin",  # LXD's successor
+        "libvirt",  # a VM given the host's disks
+        "disk",  # writes the raw disks
+        "kmem",  # reads kernel memory
+        "shadow",  # reads the password hashes
+        # Debian's staff writes /usr/local, which comes before /usr on root's PATH.
+        "staff",
+    }
+)
 
 
 def tljh_account(username: str) -> str:
@@ -81,14 +110,18 @@ def open_home(username: str, template: str) -> Home | NoHome:
     if not _plain(username) or not _plain(account):
         return NoHome("name_invalid", f"{username!r} cannot name a home folder.")
     try:
-        uid = pwd.getpwnam(account).pw_uid
+        entry = pwd.getpwnam(account)
     except KeyError:
         # TLJH and many hubs create the account at the first login: it is not there yet.
         return NoHome("no_account", WAITING_FOR_LOGIN)
+    uid = entry.pw_uid
     if uid == 0:
         return NoHome(
             "root_account", f"The account {account!r} is root's: nobody writes as root in a home."
         )
+    refused = _privileged(account, uid, entry.pw_gid)
+    if refused:
+        return refused
     path = home_path(username, template)
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
@@ -119,4 +152,37 @@ def open_home(username: str, template: str) -> Home | NoHome:
             f"The home {str(path)!r} belongs to uid {info.st_uid}, not to {account!r} (uid "
             f"{uid}): Hubclass writes into a home only as its own student.",
         )
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & 0o022:
+        return NoHome(
+            "home_writable",
+            f"The home {str(path)!r} can be written into by other accounts (mode {mode:04o}): "
+            "one could plant a .git there whose filters would run as the student during the "
+            f"delivery. Its owner or the administrator fixes it with: chmod go-w {path}",
+        )
     return Home(path=path, account=account, uid=uid)
+
+
+def _privileged(account: str, uid: int, gid: int) -> NoHome | None:
+    """Refuse a system account (by the roster's rule) or one in a privileged group."""
+    reason = account_reason(account, uid)
+    if reason:
+        return NoHome(
+            "system_account",
+            f"The account {account!r} gets no deliveries: {reason}. Hubclass writes only "
+            "into students' own accounts.",
+        )
+    for member_of in os.getgrouplist(account, gid):
+        try:
+            group = "root" if member_of == 0 else grp.getgrgid(member_of).gr_name
+        except KeyError:  # a gid with no name cannot be one of the named groups
+            continue
+        if group in PRIVILEGED_GROUPS:
+            return NoHome(
+                "privileged_group",
+                f"The account {account!r} gets no deliveries: {account!r} is in the group "
+                f"{group!r}, a privileged group (it can become root, or read or write what only "
+                "root should), so what a course delivers could run with that power. Deliver "
+                "only to student accounts outside such groups.",
+            )
+    return None

@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 
 from app import audit
 from app.assignments.models import Assignment
-from app.assignments.rules import points_into
+from app.assignments.rules import points_into, target_problem
 from app.courses import Teacher, actor_name
 from app.courses.models import Course
 from app.errors import HubclassError
@@ -117,9 +117,11 @@ def _unsupported(depth: int | None, target: str | None) -> tuple[str, str] | Non
             f"A history of {depth} commits is not supported yet: Hubclass delivers the "
             "latest commit (depth 1).",
         )
-    target = target or ""
-    if not target or "/" in target or "\0" in target or target.startswith("."):
-        return "target_invalid", f"The target folder {target!r} is not one plain folder name."
+    # The assignments' own rule again: an assignment saved before a rule was added (or written
+    # straight into the database) must not bring a folder such as ~/bin.
+    problem = target_problem(target or "")
+    if problem:
+        return "target_invalid", f"The target folder {target!r} is refused: {problem}."
     return None
 
 

@@ -25,8 +25,9 @@ from typing import Any, cast
 
 from flask import Flask, current_app
 from flask.config import Config
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, func, select, update
 
+from app.activity.models import HubUserState
 from app.assignments.models import Assignment
 from app.extensions import db
 from app.gitsync import GitSyncError, SyncReport, mirror_commit, sync
@@ -52,7 +53,15 @@ MAX_ATTEMPTS = 5
 IDLE_SECONDS = 1.0
 # Why a delivery went back to the queue (its `waiting_for`, as the instructor reads it).
 FOLDER_BUSY = "waiting for another delivery to the same folder"
-SYNC_BUSY = "waiting for another git operation in the folder (the student's own?)"
+SYNC_BUSY = (
+    "Another git operation held the folder (the student's own, or nbgitpuller) all the while "
+    "the delivery waited: nothing was changed. Distribute again once it is free."
+)
+HUB_ADMIN = (
+    "Hub admins get no deliveries into their home: their account can act for everyone (on TLJH "
+    "it is root through sudo), so what a course delivers could run with that power. Take them "
+    "off the roster, or make them no admin on the Hub."
+)
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,8 @@ class Job:
     target: str
     depth: int | None
     policy: str
+    # As the activity poller last copied the Hub's users (HubUserState): a Hub admin.
+    admin: bool = False
 
 
 @dataclass(frozen=True)
@@ -151,14 +162,19 @@ def from_report(report: SyncReport, commit: str | None) -> Result:
     if report.outcome == "needs_attention":
         return Result(State.ATTENTION, report.outcome, None, data, report.error_message)
     if report.failed:
-        if report.error_code == "workspace_busy":  # another sync of the folder (nbgitpuller?)
-            return Result(State.QUEUED, waiting_for=SYNC_BUSY)
+        if report.error_code == "workspace_busy":
+            # Not queued again: the lock file is the student's own, so a student (or a stuck
+            # git of theirs) could hold it forever and have this delivery claimed in every
+            # batch, each time after the engine's wait, ahead of everyone else's.
+            return Result(State.ATTENTION, report.outcome, None, data, SYNC_BUSY)
         return Result(State.FAILED, report.outcome, None, data, report.error_message)
     return Result(State.DONE, report.outcome, commit, data)
 
 
 def deliver(job: Job, context: Context) -> Result:
     """Sync the assignment into the student's home, as the student."""
+    if job.admin:
+        return Result(State.FAILED, error=HUB_ADMIN)
     refused = service.unsupported(job.depth, job.target)
     if refused:
         return Result(State.FAILED, error=refused)
@@ -236,6 +252,7 @@ JOB_COLUMNS = (
     Assignment.target,
     Assignment.depth,
     Assignment.unsafe_policy.label("policy"),
+    func.coalesce(HubUserState.admin, False).label("admin"),  # never seen on the Hub: False
 )
 
 
@@ -244,6 +261,7 @@ def _load(claim: Claim) -> list[tuple[Job, int]]:
     rows = db.session.execute(
         select(*JOB_COLUMNS, Delivery.attempts)
         .join(Assignment, Delivery.assignment_id == Assignment.id)
+        .outerjoin(HubUserState, HubUserState.username == Delivery.username)
         .where(Delivery.id.in_(claim.ids), Delivery.lease_holder == claim.token)
         .order_by(Delivery.id)
     ).all()
@@ -251,6 +269,7 @@ def _load(claim: Claim) -> list[tuple[Job, int]]:
     for row in rows:
         fields = dict(row._mapping)
         attempts = fields.pop("attempts")
+        fields["admin"] = bool(fields["admin"])  # SQLite's coalesce may answer 0 or 1
         loaded.append((Job(**fields), attempts))
     return loaded
 

@@ -477,6 +477,19 @@ def test_a_second_assignment_of_the_same_short_name_is_refused(entry, course):
         assert entry.last.json()["error"]["code"] == "exists"
 
 
+def test_a_second_assignment_into_the_same_target_folder_is_refused_naming_the_first(entry, course):
+    assert entry.add(course, "week1", repo_url=REPO, target="shared") == ""
+    before = stored(course), everything()
+
+    refused = entry.add(course, "week2", repo_url="git://127.0.0.1/other", target="shared")
+
+    assert f"the assignment 'week1' of '{course}' delivers into ~/shared already" in refused
+    assert (stored(course), everything()) == before
+    if entry.name == "api":
+        assert entry.last.status_code == 409
+        assert entry.last.json()["error"]["code"] == "target_taken"
+
+
 def test_the_same_short_name_in_another_course_is_another_assignment(hub, service_app):
     client = Api(hub)
     for slug in ("as-twin-a", "as-twin-b"):

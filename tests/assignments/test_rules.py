@@ -49,6 +49,42 @@ def test_a_target_folder_that_is_not_one_plain_folder_name_is_refused_with_its_r
     assert error.http_status == 400
 
 
+@pytest.mark.parametrize(
+    ("target", "says"),
+    [
+        ("bin", "~/bin is on the PATH of login shells"),
+        ("BIN", "~/bin is on the PATH of login shells"),
+        ("Bin", "case-insensitive"),
+        ("sbin", "~/sbin"),
+        ("lib", "~/lib"),
+        ("lib64", "~/lib64"),
+        ("libexec", "~/libexec"),
+        ("snap", "~/snap"),
+        ("Desktop", "~/Desktop"),
+        ("desktop", "~/Desktop"),
+        ("Library", "~/Library"),
+        ("Applications", "~/Applications"),
+        ("node_modules", "Node.js"),
+        ("public_html", "on the web"),
+        ("go", "~/go/bin"),
+    ],
+)
+def test_a_folder_that_programs_give_a_meaning_in_a_home_is_refused_whatever_its_case(target, says):
+    error = refusal(rules.check_target, target)
+
+    assert error.code == "invalid_target"
+    assert says in error.message
+    assert error.message.startswith(f"{target!r} cannot be the target folder: ")
+    assert refusal(rules.default_target, f"https://github.com/org/{target}.git").code == (
+        "invalid_target"
+    )
+
+
+@pytest.mark.parametrize("target", ["binder", "bin2", "my-bin", "lib-notes", "desktop-lab", "Go1"])
+def test_a_name_that_only_contains_a_refused_one_is_a_target_folder(target):
+    assert rules.check_target(target) == target
+
+
 @pytest.mark.parametrize("target", ["week1", "Lab_2", "notes.v2", "a" * 100, "2024-fall"])
 def test_a_plain_folder_name_is_a_target_folder(target):
     assert rules.check_target(f" {target} ") == target

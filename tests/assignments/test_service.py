@@ -74,3 +74,38 @@ def test_the_command_line_adds_with_no_creator_and_the_allow_list_of_the_config(
 def test_a_setting_the_service_does_not_know_is_a_programming_error(course):
     with pytest.raises(TypeError, match="polciy"):
         assignments.add_assignment(course, "typo", who=OWNER, repo_url=REPO, polciy="backup")
+
+
+def test_a_target_folder_another_assignment_of_the_course_uses_is_refused_naming_it(course):
+    week1 = assignments.add_assignment(course, "week1", who=OWNER, repo_url=REPO)
+    lab = assignments.add_assignment(course, "lab", who=OWNER, repo_url=REPO, target="lab")
+    db.session.commit()
+    before = counts()
+
+    refusals = [
+        # Given, in another case (one folder on a case-insensitive disk), or the repository's
+        # name as the default.
+        lambda: assignments.add_assignment(course, "again", who=OWNER, repo_url=REPO),
+        lambda: assignments.add_assignment(
+            course, "again", who=OWNER, repo_url=REPO, target="Week1"
+        ),
+        lambda: assignments.change_assignment(lab, who=OWNER, target="week1"),
+    ]
+    for refused in refusals:
+        with pytest.raises(assignments.AssignmentError) as caught:
+            refused()
+        assert (caught.value.code, caught.value.http_status) == ("target_taken", 409)
+        assert "the assignment 'week1' of 'svc' delivers into ~/week1 already" in (
+            caught.value.message
+        )
+        db.session.rollback()
+
+    assert counts() == before
+    assert db.session.get(Assignment, lab.id).target == "lab"
+    # Its own folder is no conflict, and another course may use the name.
+    assert assignments.change_assignment(week1, who=OWNER, target="week1", title="W1") == {
+        "title": {"from": "week1", "to": "W1"}
+    }
+    other = Course(slug="svc2", title="Other", hub_group="course-svc2", created_by="owner")
+    db.session.add(other)
+    assert assignments.add_assignment(other, "week1", who=OWNER, repo_url=REPO).target == "week1"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
 
+from app.activity.models import HubUserState
 from app.assignments.models import Assignment
 from app.audit.models import AuditEvent
 from app.delivery import distribute, distribution_json
@@ -217,4 +219,50 @@ def test_a_repository_that_leads_into_the_data_dir_since_it_was_queued_is_refuse
         eventually(lambda: states(distribution.id) == {"failed": 1}, "refused")
     error = distribution_json(distribution)["deliveries"][0]["error"]
     assert "Hubclass's own data folder" in error
+    assert list((homes / student.name).iterdir()) == []
+
+
+def test_a_hub_admin_a_privileged_account_and_a_home_others_can_write_get_nothing_at_once(
+    app, homes: Path, make_students, upstream
+):
+    admin, sudoer, shared, student = make_students(4)
+    make_homes(homes, [admin, sudoer, shared, student])
+    # As the activity poller copies the Hub's users: the Hub calls `admin` an admin.
+    db.session.add_all(
+        [HubUserState(username=admin.name, admin=True), HubUserState(username=student.name)]
+    )
+    subprocess.run(["usermod", "--append", "--groups", "sudo", sudoer.name], check=True)
+    (homes / shared.name).chmod(0o777)
+    hw1 = assignment_for("privileged", upstream, [admin, sudoer, shared, student])
+    distribution = distribute(hw1, who=None)
+    db.session.commit()
+
+    with workers(app, 1):
+        eventually(lambda: states(distribution.id) == {"failed": 3, "done": 1}, "refused at once")
+
+    errors = {d["username"]: d["error"] for d in distribution_json(distribution)["deliveries"]}
+    assert errors[admin.name].startswith(
+        "Hub admins get no deliveries into their home: their account can act for everyone"
+    )
+    assert f"{sudoer.name!r} is in the group 'sudo'" in errors[sudoer.name]
+    assert "chmod go-w" in errors[shared.name]
+    assert errors[student.name] is None
+    for refused in (admin, sudoer, shared):
+        assert list((homes / refused.name).iterdir()) == []
+    assert (homes / student.name / "hw1" / "README.md").exists()
+
+
+def test_an_assignment_saved_with_a_target_now_refused_is_refused_at_delivery(
+    app, homes: Path, make_students, upstream
+):
+    (student,) = make_students(1)
+    make_home(homes, student)
+    # Saved before `bin` was refused (the model takes it as it is).
+    assignment = assignment_for("oldbin", upstream, [student], target="bin")
+    distribution = distribute(assignment, who=None)
+    db.session.commit()
+    with workers(app, 1):
+        eventually(lambda: states(distribution.id) == {"failed": 1}, "refused")
+    error = distribution_json(distribution)["deliveries"][0]["error"]
+    assert error.startswith("The target folder 'bin' is refused: ~/bin is on the PATH")
     assert list((homes / student.name).iterdir()) == []

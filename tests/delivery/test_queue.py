@@ -20,6 +20,7 @@ from app.delivery.service import queue_deliveries
 from app.delivery.states import State
 from app.delivery.worker import MAX_ATTEMPTS, QUEUE, Result, handle_batch, record
 from app.extensions import db
+from app.gitsync import SyncReport
 from app.jobs import Registry
 from tests.delivery.kit import (
     assignment_for,
@@ -188,3 +189,37 @@ def test_four_workers_claim_1000_deliveries_and_each_runs_exactly_once(any_db_ap
 
 def distribution_of(delivery_id: int) -> int:
     return db.session.get(Delivery, delivery_id).distribution_id
+
+
+def test_a_folder_its_student_keeps_locked_ends_in_attention_and_never_starves_the_queue(app):
+    """The workspace lock file is the student's own: holding it must not stall other students."""
+    course = Course(slug="starve", title="Starve", hub_group="course-starve")
+    held = [
+        Assignment(course=course, slug=f"hw{i}", title="x", repo_url="file:///n", target=f"hw{i}")
+        for i in range(4)
+    ]
+    other = Assignment(course=course, slug="other", title="x", repo_url="file:///n", target="o")
+    db.session.add_all([course, *held, other])
+    for assignment in held:
+        queue_deliveries(assignment, ["mallory"], scope="users", detail={}, created_by=None)
+    victim = queue_deliveries(other, ["alice"], scope="users", detail={}, created_by=None)
+    db.session.commit()
+    runs: Counter[str] = Counter()
+
+    def perform(job, context):
+        runs[job.username] += 1
+        if job.username == "mallory":  # the engine waited for the lock, in vain
+            busy = SyncReport.problem("failed", "workspace_busy", "The folder is busy.")
+            return worker.from_report(busy, None)
+        return Result(State.DONE, "cloned", None, {})
+
+    for _ in range(5):
+        handle_batch("w0", perform=perform)
+    assert runs == {"mallory": 4, "alice": 1}
+    rows = db.session.execute(select(Delivery.username, Delivery.state, Delivery.error)).all()
+    assert {(name, state) for name, state, _ in rows} == {
+        ("mallory", State.ATTENTION),
+        ("alice", State.DONE),
+    }
+    assert all(error == worker.SYNC_BUSY for name, _, error in rows if name == "mallory"), rows
+    assert distribution_json(victim)["done"] == 1

@@ -106,9 +106,11 @@ RAW_ROSTERS = [
 
 
 CSV = _roster("walker@example.edu,Walker,A")
-# The walk's course has one assignment; the walker app allows github.com (the default).
+# The walk's course has one assignment. Its repository is a local path that does not exist, so
+# a distribution that reads the remote (only_behind) fails at once instead of waiting on a
+# network this machine may not have.
 ASSIGNMENT = "walked"
-REPO_URL = "https://github.com/walk/week1"
+REPO_URL = "file:///nonexistent/walk/week1.git"
 
 
 def _source_names(pattern: str) -> set[str]:
@@ -154,6 +156,7 @@ class Walk:
     csrf: str
     slug: str
     import_id: int
+    distribution_id: int
     session: dict = field(default_factory=dict)
     counter: itertools.count = field(default_factory=itertools.count)
 
@@ -171,6 +174,7 @@ class Walk:
             "slug": self.slug,
             "import_id": str(self.import_id),
             "assignment": ASSIGNMENT,
+            "distribution_id": str(self.distribution_id),
             "filename": "style.css",
         }
         return {name: values.get(name, "x") for name in rule.arguments}
@@ -209,6 +213,7 @@ def walk(request, hub, tmp_path) -> Iterator[Walk]:
         "HUBCLASS_DATA_DIR": str(tmp_path / "data"),
         "JUPYTERHUB_API_TOKEN": hub.service_token,
         "HUBCLASS_WORKERS": "0",  # no poller: only the walker's requests
+        "HUBCLASS_ALLOWED_REPO_URLS": "file:///nonexistent/",
     }
     if request.param == "postgresql":
         server = request.getfixturevalue("postgres")
@@ -245,7 +250,21 @@ def walk(request, hub, tmp_path) -> Iterator[Walk]:
                 json={"slug": ASSIGNMENT, "repo_url": REPO_URL},
             )
             assert added.status_code == 201, added.text
-            yield Walk(app, api, page, csrf_token(home.text), slug, r.json["import"], signed_in)
+            # Queued only (no workers here): its student is never written to.
+            sent = api.post(
+                PREFIX + f"/api/v1/courses/{slug}/assignments/{ASSIGNMENT}/distributions", json={}
+            )
+            assert sent.status_code == 202, sent.text
+            yield Walk(
+                app,
+                api,
+                page,
+                csrf_token(home.text),
+                slug,
+                r.json["import"],
+                sent.json["distribution"],
+                signed_in,
+            )
         finally:
             # Also when setting up failed: a PostgreSQL connection left open warns later.
             db.session.remove()
