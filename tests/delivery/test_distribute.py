@@ -252,14 +252,24 @@ def test_a_hub_admin_a_privileged_account_and_a_home_others_can_write_get_nothin
     assert (homes / student.name / "hw1" / "README.md").exists()
 
 
-def test_an_assignment_saved_with_a_target_now_refused_is_refused_at_delivery(
+def test_a_target_folder_now_refused_is_refused_at_distribution_and_at_delivery(
     app, homes: Path, make_students, upstream
 ):
     (student,) = make_students(1)
     make_home(homes, student)
-    # Saved before `bin` was refused (the model takes it as it is).
-    assignment = assignment_for("oldbin", upstream, [student], target="bin")
+    # Saved before `bin` was refused (the model takes it as it is): distribute refuses it...
+    old = assignment_for("oldbin", upstream, [student], target="bin")
+    with pytest.raises(DeliveryError) as refused:
+        distribute(old, who=None)
+    assert refused.value.code == "target_invalid"
+    assert "~/bin is on the PATH" in refused.value.message
+    # ...and a delivery queued before the target became `bin` fails without writing anything.
+    assignment = assignment_of(old.course, upstream, slug="hw2", target="hw2")
     distribution = distribute(assignment, who=None)
+    db.session.commit()
+    db.session.execute(
+        update(Assignment).where(Assignment.id == assignment.id).values(target="bin")
+    )
     db.session.commit()
     with workers(app, 1):
         eventually(lambda: states(distribution.id) == {"failed": 1}, "refused")
