@@ -128,7 +128,7 @@ REFUSALS = [
     ("full", "depth_unsupported", "Full history is not supported yet"),
     ("depth2", "depth_unsupported", "A history of 2 commits is not supported yet"),
     ("depth1000000", "depth_unsupported", "A history of 1000000 commits"),
-    ("target", "target_invalid", "is not one plain folder name"),
+    ("target", "target_invalid", "is refused: it starts with"),
     ("url_not_allowed", "url_not_allowed", "is not under an allowed prefix"),
     ("url_data_dir", "url_data_dir", "Hubclass's own data folder"),
 ]
