@@ -7,7 +7,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from . import activity, auth, cli, error_pages, hub, jobs
+from . import activity, auth, cli, delivery, error_pages, hub, jobs
 from .config import ensure_private_sqlite_file, from_env
 from .extensions import csrf, db, migrate
 from .timeutil import iso_z
@@ -31,15 +31,19 @@ def create_app(config: dict | None = None) -> Flask:
     hub.init_app(app)
     jobs.init_app(app)  # before auth: any first request starts the workers, signed in or not
     activity.init_app(app)  # the poll, a periodic task of the workers
+    delivery.init_app(app)  # the delivery queue and its periodic task
     inputs.init_app(app)  # before the blueprints (the id converter) and before auth
     auth.init_app(app)
 
     # Each feature's pages and API routes; importing them registers its tables too.
     from .activity import api as activity_api
     from .activity import views as activity_views
+    from .assignments import api as assignments_api
+    from .assignments import views as assignments_views
     from .auth import api as auth_api
     from .courses import api as courses_api
     from .courses import views as courses_views
+    from .delivery import api as delivery_api
     from .ops import api as ops_api
     from .ops import views as ops_views
     from .roster import api as roster_api
@@ -49,11 +53,14 @@ def create_app(config: dict | None = None) -> Flask:
         courses_views.bp,
         activity_views.bp,
         roster_views.bp,
+        assignments_views.bp,
         ops_views.bp,
         auth_api.bp,
         courses_api.bp,
         activity_api.bp,
         roster_api.bp,
+        assignments_api.bp,
+        delivery_api.bp,
         ops_api.bp,
     ):
         app.register_blueprint(blueprint)
@@ -85,7 +92,9 @@ def _security_headers(response):
 def _import_all_tables() -> None:
     """Register every feature's tables with SQLAlchemy and Alembic, pages or not."""
     from .activity import models as _activity  # noqa: F401
+    from .assignments import models as _assignments  # noqa: F401
     from .audit import models as _audit  # noqa: F401
     from .courses import models as _courses  # noqa: F401
+    from .delivery import models as _delivery  # noqa: F401
     from .jobs import models as _jobs  # noqa: F401
     from .roster import models as _roster  # noqa: F401

@@ -17,14 +17,18 @@ def fail(message: str) -> NoReturn:
 
 def init_app(app: Flask) -> None:
     from .activity.cli import poll_command, status_command
+    from .assignments.cli import assignment_cli
     from .courses.cli import course_cli
+    from .delivery.cli import distribute_command
     from .gitsync.cli import gitsync_command
     from .jobs.cli import worker_command
     from .roster.cli import roster_cli
 
     app.cli.add_command(course_cli)
     app.cli.add_command(roster_cli)
+    app.cli.add_command(assignment_cli)
     app.cli.add_command(status_command)
     app.cli.add_command(poll_command)
     app.cli.add_command(gitsync_command, "gitsync")
     app.cli.add_command(worker_command)
+    app.cli.add_command(distribute_command)

@@ -10,6 +10,7 @@ import os
 import pwd
 import secrets
 import stat
+import string
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -57,6 +58,38 @@ def _user_name(uid: int) -> str:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
         return str(uid)
+
+
+# The one preset of HUBCLASS_HOME_TEMPLATE (see app/delivery/homes.py).
+TLJH_PRESET = "tljh"
+
+
+def home_template(value: str) -> str:
+    """Check HUBCLASS_HOME_TEMPLATE: the `tljh` preset, or an absolute path with `{username}`."""
+    if value == TLJH_PRESET:
+        return value
+    try:
+        fields = [field for _, field, _, _ in string.Formatter().parse(value) if field is not None]
+    except ValueError:
+        fields = ["?"]
+    if not value.startswith("/") or "{username}" not in value or set(fields) != {"username"}:
+        raise ConfigError(
+            f"HUBCLASS_HOME_TEMPLATE is {value!r}: give an absolute path in which {{username}} "
+            "stands for the student (e.g. /home/{username}), or 'tljh' on The Littlest "
+            "JupyterHub."
+        )
+    return value
+
+
+def _positive(env: Mapping[str, str], name: str, kind: type[int] | type[float]) -> int | float:
+    value = read(env, name)
+    try:
+        number = kind(value)
+    except ValueError:
+        number = 0
+    if number <= 0:
+        raise ConfigError(f"{name} is {value!r}: give a number above 0.")
+    return number
 
 
 def ensure_private_data_dir(path: Path) -> None:
@@ -197,6 +230,11 @@ def from_env(env: Mapping[str, str] | None = None) -> dict:
         # Background worker threads in each web process; 0: none (`flask --app wsgi worker` runs
         # the work in processes of its own, or nobody does).
         "HUBCLASS_WORKERS": int(read(env, "HUBCLASS_WORKERS")),
+        "HUBCLASS_HOME_TEMPLATE": home_template(read(env, "HUBCLASS_HOME_TEMPLATE")),
+        "HUBCLASS_DELIVERY_TIMEOUT_SECONDS": _positive(
+            env, "HUBCLASS_DELIVERY_TIMEOUT_SECONDS", float
+        ),
+        "HUBCLASS_DELIVERY_CONCURRENCY": _positive(env, "HUBCLASS_DELIVERY_CONCURRENCY", int),
     }
 
 

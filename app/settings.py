@@ -167,7 +167,8 @@ SETTINGS = (
     Setting(
         "HUBCLASS_POLL_SECONDS",
         "HUBCLASS_POLL_SECONDS",
-        "how often the Hub's users and activity are copied for the dashboard",
+        "how often the Hub's users and activity are copied for the dashboard, and deliveries "
+        "waiting for a home or for students who joined later are looked for",
         default="60",
         shown=True,
     ),
@@ -177,6 +178,29 @@ SETTINGS = (
         "how many background worker threads in each web process; 0: none (run "
         "`flask --app wsgi worker` instead)",
         default="1",
+        shown=True,
+    ),
+    Setting(
+        "HUBCLASS_HOME_TEMPLATE",
+        "HUBCLASS_HOME_TEMPLATE",
+        "where a student's home is on this machine, `{username}` standing for the Hub user; "
+        "`tljh`: The Littlest JupyterHub's `/home/jupyter-<name>`, long names shortened as TLJH "
+        "does. Delivery writes into a home only when it is a folder owned by the student",
+        default="/home/{username}",
+        shown=True,
+    ),
+    Setting(
+        "HUBCLASS_DELIVERY_TIMEOUT_SECONDS",
+        "HUBCLASS_DELIVERY_TIMEOUT_SECONDS",
+        "the longest one student's delivery (and the course repository's fetch) may take",
+        default="300",
+        shown=True,
+    ),
+    Setting(
+        "HUBCLASS_DELIVERY_CONCURRENCY",
+        "HUBCLASS_DELIVERY_CONCURRENCY",
+        "how many deliveries each worker runs at once",
+        default="4",
         shown=True,
     ),
 )

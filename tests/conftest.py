@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,7 @@ from flask_migrate import upgrade
 from app import create_app
 from app.config import from_env
 from app.extensions import db
+from app.gitsync import stop_fork_server
 from demo.launch import RunningHub, start_hub
 from tests.hubusers import ensure_users
 
@@ -122,6 +126,19 @@ def _no_hub_env_leak(monkeypatch):
     for name in list(os.environ):
         if name.startswith(("JUPYTERHUB_", "HUBCLASS_")):
             monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session")
+def base_dir() -> Iterator[Path]:
+    """A world-traversable scratch dir for students' homes (pytest's own tmp dirs are 0700,
+    closed to students); the git sync's fork server stops with it."""
+    path = Path(tempfile.mkdtemp(prefix="hctest-"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        stop_fork_server()
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

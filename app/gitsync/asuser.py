@@ -156,6 +156,12 @@ def run_request(data: dict[str, Any]) -> SyncReport:
     channel = None
     try:
         uid, gid = owner_of(dest)
+        if data.get("owner") is not None and uid != data["owner"]:
+            raise GitSyncError(
+                "owner_changed",
+                f"The folder that holds the workspace belongs to uid {uid}, not to uid "
+                f"{data['owner']} it was checked for.",
+            )
         if data.get("mirror"):
             mirror = Path(data["mirror"])
             branch = branch or mirror_branch(mirror)

@@ -34,6 +34,7 @@ def sync(
     dry_run: bool = False,
     timeout: float = DEFAULT_TIMEOUT,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    owner: int | None = None,
 ) -> SyncReport:
     """Sync the workspace ``dest`` from ``url`` as the owner of ``dest``'s parent; never raises
     for a workspace problem: every outcome, refusals included, comes back as a report.
@@ -42,6 +43,8 @@ def sync(
     fetch reads the mirror (through a socket, see ``asuser``) instead of the network. ``policy``
     decides unsafe states: "needs_attention" (leave the folder alone) or "backup" (move it to
     ``<dest>_backup_<timestamp>`` and clone fresh). ``timeout`` bounds the whole sync.
+    ``owner``: the uid the caller checked the parent belongs to; a parent that belongs to anyone
+    else when the sync starts (swapped in between) is refused, so the sync never runs as them.
     """
     try:
         validate_repo_url(url, allowed_prefixes)
@@ -70,6 +73,7 @@ def sync(
         "dry_run": dry_run,
         "timeout": timeout,
         "max_file_bytes": max_file_bytes,
+        "owner": owner,
     }
     report = default_server().run(request, timeout)
     log.info(

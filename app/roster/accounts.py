@@ -145,10 +145,23 @@ def system_accounts(passwd: Iterable[tuple[str, int]], login_defs: str | None) -
     )
 
 
+def _read_login_defs(login_defs: Path) -> str | None:
+    try:
+        return login_defs.read_text(errors="replace")
+    except OSError:
+        return None
+
+
 def this_machine(login_defs: Path = LOGIN_DEFS) -> SystemAccounts:
     """Read this machine's accounts (NSS, so also LDAP ones if it enumerates) and login.defs."""
-    try:
-        text: str | None = login_defs.read_text(errors="replace")
-    except OSError:
-        text = None
-    return system_accounts(((p.pw_name, p.pw_uid) for p in pwd.getpwall()), text)
+    passwd = ((p.pw_name, p.pw_uid) for p in pwd.getpwall())
+    return system_accounts(passwd, _read_login_defs(login_defs))
+
+
+def account_reason(name: str, uid: int, login_defs: Path = LOGIN_DEFS) -> str | None:
+    """Why the one account `name` (uid `uid`) is a system account by the same rule, or None.
+
+    For a delivery, which knows the account: no enumeration of every account (a directory
+    service may hold thousands).
+    """
+    return system_accounts([(name, uid)], _read_login_defs(login_defs)).reason(name)

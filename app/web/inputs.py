@@ -131,6 +131,16 @@ def text_field(body: dict[str, Any], name: str) -> str:
     return value
 
 
+def flag_field(body: dict[str, Any], name: str) -> bool:
+    """A true/false field; missing or null reads as false."""
+    value = body.get(name)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise InvalidInput(f"{name!r} must be true or false, not {json_type(value)}.")
+    return value
+
+
 def text_list_field(body: dict[str, Any], name: str, example: str) -> list[str]:
     """A list of strings; missing or null reads as an empty list."""
     value = body.get(name)

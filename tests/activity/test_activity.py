@@ -13,7 +13,7 @@ from app.activity.models import ActivitySample, HubUserState
 from app.courses.models import Course
 from app.extensions import db
 from app.hub import HubClient, HubUser
-from app.jobs import Worker, registry
+from app.jobs import Registry, Worker, registry
 from app.roster.models import Enrollment
 from tests.hubusers import ensure_users, hub_login
 
@@ -64,7 +64,7 @@ def test_cli_commands_start_no_background_thread(app, runner):
 
 
 def test_the_poll_is_a_periodic_task_of_the_workers_every_poll_interval(app):
-    (task,) = registry(app).periodic
+    task, _deliveries = registry(app).periodic
     assert (task.name, task.every_seconds, task.fn) == ("activity-poll", 60, poller.poll_hub)
 
 
@@ -76,7 +76,7 @@ def test_no_worker_threads_when_workers_are_off_but_the_poll_stays_registered(tm
     off = create_app(from_env(hub_env(HUBCLASS_DATA_DIR=str(tmp_path), HUBCLASS_WORKERS="0")))
     assert "hubclass.workers" not in off.extensions
     # For `flask --app wsgi worker` processes, which read the same registry.
-    assert [t.name for t in registry(off).periodic] == ["activity-poll"]
+    assert [t.name for t in registry(off).periodic] == ["activity-poll", "delivery-poll"]
 
 
 @pytest.mark.hub
@@ -112,6 +112,8 @@ def test_poll_records_first_login_servers_and_samples(hub, app):
 def test_a_failing_hub_leaves_the_poller_running(hub, app):
     from tests.faultyhub import FaultyHub
 
+    app.extensions["hubclass.jobs"] = Registry()  # the poll alone, not the deliveries' work
+    activity.init_app(app)
     with FaultyHub(hub.api_url, lambda n, m, p: (500, {}, b"{}")) as faulty:
         app.extensions["hubclass.hub"] = HubClient(faulty.url, "x", retries=0)
         assert Worker(app, "w-test").run_once() == 0  # logged, not raised

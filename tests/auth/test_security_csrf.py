@@ -211,7 +211,15 @@ def test_a_same_site_page_cannot_post_on_the_instructors_behalf(hub, browser, at
 def _get_routes(data_dir) -> list[str]:
     """Every GET route of the app as it is now, with its arguments filled in."""
     app: Flask = create_app(from_env(hub_env(HUBCLASS_DATA_DIR=str(data_dir))))
-    values = {"slug": "getsweep", "import_id": "{import_id}", "filename": "style.css"}
+    values = {
+        "slug": "getsweep",
+        "import_id": "{import_id}",
+        "assignment": "getsweep-a",
+        # No distribution is made here (the service's workers would change its rows while the
+        # sweep compares the database); the route is still asked, and answers 404.
+        "distribution_id": "1",
+        "filename": "style.css",
+    }
     routes = []
     for rule in app.url_map.iter_rules():
         # OAuth is GET by protocol; its callback signs in only with a valid state and code.
@@ -229,6 +237,11 @@ def test_get_never_changes_state(hub, tmp_path):
     names = [f"getsw{i:02d}" for i in range(10)]
     api.post(hub.service_url + "api/v1/courses/getsweep/roster", params={"apply": 1},
              data=roster_csv(names), headers={"Content-Type": "text/csv"})  # fmt: skip
+    added = api.post(
+        hub.service_url + "api/v1/courses/getsweep/assignments",
+        json={"slug": "getsweep-a", "repo_url": "git://127.0.0.1/getsweep.git"},
+    )
+    assert added.status_code == 201, added.text
     # A preview that would remove everyone, waiting for its Apply.
     pending = api.post(
         hub.service_url + "api/v1/courses/getsweep/roster",
@@ -241,7 +254,10 @@ def test_get_never_changes_state(hub, tmp_path):
     before_db, before_hub = db_state(hub), hub_state(hub)
 
     # Every GET route; and the query strings a POST would carry, sent with GET.
-    query = "?apply=1&remove=delete&confirm=getsweep&slug=get-made&title=x"
+    query = (
+        "?apply=1&remove=delete&confirm=getsweep&slug=get-made&title=x"
+        "&repo_url=git://127.0.0.1/get-made&branch=get-made&target=get-made"
+    )
     statuses = {}
     for route in _get_routes(tmp_path):
         url = hub.service_url + route.format(import_id=pending["import"])
@@ -259,6 +275,8 @@ def test_get_never_changes_state(hub, tmp_path):
 
     assert statuses["", "cookie"] == statuses["api/v1/courses/getsweep/roster", "token"] == 200
     assert statuses["courses/getsweep/roster/imports/{import_id}", "cookie"] == 200
+    assert statuses["courses/getsweep/assignments/getsweep-a", "cookie"] == 200
+    assert statuses["api/v1/courses/getsweep/assignments/getsweep-a", "token"] == 200
     assert db_state(hub) == before_db
     assert hub_state(hub) == before_hub
     assert hub_group(hub, "course-getsweep") == names

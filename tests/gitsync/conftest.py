@@ -11,17 +11,15 @@ import os
 import pwd
 import re
 import secrets
-import shutil
 import stat
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from app.gitsync import SyncReport, ensure_mirror, stop_fork_server, sync
+from app.gitsync import SyncReport, ensure_mirror, sync
 
 IS_ROOT = os.geteuid() == 0
 needs_root = pytest.mark.skipif(not IS_ROOT, reason="needs root to create real users")
@@ -108,18 +106,6 @@ def _make_user(prefix: str = "hctest") -> Student:
 
 def _remove_user(student: Student) -> None:
     subprocess.run(["userdel", student.name], check=False, capture_output=True)
-
-
-@pytest.fixture(scope="session")
-def base_dir() -> Iterator[Path]:
-    """A world-traversable scratch dir (pytest's own tmp dirs are 0700, closed to students)."""
-    path = Path(tempfile.mkdtemp(prefix="hctest-"))
-    path.chmod(0o755)
-    try:
-        yield path
-    finally:
-        stop_fork_server()
-        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -32,6 +32,7 @@ from werkzeug.routing import Rule
 from wtforms.fields.core import UnboundField
 
 from app import create_app
+from app.assignments.models import Assignment
 from app.audit.models import AuditEvent
 from app.config import from_env
 from app.courses.models import Course
@@ -105,6 +106,11 @@ RAW_ROSTERS = [
 
 
 CSV = _roster("walker@example.edu,Walker,A")
+# The walk's course has one assignment. Its repository is a local path that does not exist, so
+# a distribution that reads the remote (only_behind) fails at once instead of waiting on a
+# network this machine may not have.
+ASSIGNMENT = "walked"
+REPO_URL = "file:///nonexistent/walk/week1.git"
 
 
 def _source_names(pattern: str) -> set[str]:
@@ -150,6 +156,7 @@ class Walk:
     csrf: str
     slug: str
     import_id: int
+    distribution_id: int
     session: dict = field(default_factory=dict)
     counter: itertools.count = field(default_factory=itertools.count)
 
@@ -163,7 +170,13 @@ class Walk:
         return f"{self.slug}-{next(self.counter)}"
 
     def valid_path(self, rule: Rule) -> dict[str, str]:
-        values = {"slug": self.slug, "import_id": str(self.import_id), "filename": "style.css"}
+        values = {
+            "slug": self.slug,
+            "import_id": str(self.import_id),
+            "assignment": ASSIGNMENT,
+            "distribution_id": str(self.distribution_id),
+            "filename": "style.css",
+        }
         return {name: values.get(name, "x") for name in rule.arguments}
 
     def form(self, **changes: object) -> dict:
@@ -173,6 +186,9 @@ class Walk:
             "instructor_groups": "walk-tas",
             "username_from": "email-local",
             "remove": "none",
+            "repo_url": REPO_URL,
+            "depth": "1",
+            "policy": "needs_attention",
         }
         for name, is_file in FORM_FIELDS.items():
             if is_file:
@@ -182,7 +198,12 @@ class Walk:
         return {**data, **changes}
 
     def json(self, **changes: object) -> dict:
-        base = {"slug": self.fresh(), "title": "Walked", "instructor_groups": ["walk-tas"]}
+        base = {
+            "slug": self.fresh(),
+            "title": "Walked",
+            "instructor_groups": ["walk-tas"],
+            "repo_url": REPO_URL,
+        }
         return {**base, **changes}
 
 
@@ -192,6 +213,7 @@ def walk(request, hub, tmp_path) -> Iterator[Walk]:
         "HUBCLASS_DATA_DIR": str(tmp_path / "data"),
         "JUPYTERHUB_API_TOKEN": hub.service_token,
         "HUBCLASS_WORKERS": "0",  # no poller: only the walker's requests
+        "HUBCLASS_ALLOWED_REPO_URLS": "file:///nonexistent/",
     }
     if request.param == "postgresql":
         server = request.getfixturevalue("postgres")
@@ -223,7 +245,26 @@ def walk(request, hub, tmp_path) -> Iterator[Walk]:
                 content_type="text/csv",
             )
             assert r.status_code == 200, r.text
-            yield Walk(app, api, page, csrf_token(home.text), slug, r.json["import"], signed_in)
+            added = api.post(
+                PREFIX + f"/api/v1/courses/{slug}/assignments",
+                json={"slug": ASSIGNMENT, "repo_url": REPO_URL},
+            )
+            assert added.status_code == 201, added.text
+            # Queued only (no workers here): its student is never written to.
+            sent = api.post(
+                PREFIX + f"/api/v1/courses/{slug}/assignments/{ASSIGNMENT}/distributions", json={}
+            )
+            assert sent.status_code == 202, sent.text
+            yield Walk(
+                app,
+                api,
+                page,
+                csrf_token(home.text),
+                slug,
+                r.json["import"],
+                sent.json["distribution"],
+                signed_in,
+            )
         finally:
             # Also when setting up failed: a PostgreSQL connection left open warns later.
             db.session.remove()
@@ -400,7 +441,7 @@ def _problem(rule: Rule, case: Case, r) -> str | None:
 
 def table_counts() -> dict[str, int]:
     """Rows of every table the app writes on a request (the poller is off)."""
-    models = (Course, RosterImport, Enrollment, AuditEvent)
+    models = (Course, RosterImport, Enrollment, Assignment, AuditEvent)
     return {m.__tablename__: db.session.scalar(select(func.count()).select_from(m)) for m in models}
 
 

@@ -1,0 +1,37 @@
+"""Delivery: distributing an assignment to students, one queued delivery per student.
+
+service.py (distribute: who is targeted; the progress JSON), homes.py (where a student's home is
+and whether it may be written into), worker.py (the queue handler: claim, sync as the student,
+record), pending.py (the periodic task: waiting deliveries whose home appeared, students who
+joined later), states.py, cli.py (`flask distribute`), api.py (/api/v1/.../distributions).
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from app import jobs
+
+from .pending import POLL_TASK, poll_pending
+from .service import DeliveryError, distribute, distribution_json, find_assignment
+from .states import State
+from .worker import handle_batch
+
+QUEUE_NAME = "deliveries"
+
+
+def init_app(app: Flask) -> None:
+    """Register the delivery queue and its periodic task with the app's workers."""
+    work = jobs.registry(app)
+    work.register_queue(QUEUE_NAME, handle_batch)
+    work.register_periodic(POLL_TASK, float(app.config["HUBCLASS_POLL_SECONDS"]), poll_pending)
+
+
+__all__ = [
+    "DeliveryError",
+    "State",
+    "distribute",
+    "distribution_json",
+    "find_assignment",
+    "init_app",
+]

@@ -1,0 +1,73 @@
+"""Distributions and their deliveries: one row per student, which is also the job queue."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.assignments.models import Assignment
+from app.extensions import Model
+from app.timeutil import utcnow
+
+
+class Distribution(Model):
+    """One press of "Distribute": which students it targeted, by whom, when."""
+
+    __tablename__ = "distribution"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignment.id"), index=True)
+    # course | section | users | behind | failed | joined (a student who joined later)
+    scope: Mapped[str] = mapped_column(String(20))
+    # The section name or the usernames the scope names.
+    scope_detail: Mapped[Any] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(255))
+
+    assignment: Mapped[Assignment] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<Distribution {self.id} of {self.assignment_id}>"
+
+
+class Delivery(Model):
+    """One student's copy of one distribution: queued, running, waiting for a home, or ended.
+
+    The columns state, lease_holder, lease_expires and attempts make it a queue table of
+    app/jobs (claim.Queue): a worker claims it with a lease it renews while the sync runs.
+    """
+
+    __tablename__ = "delivery"
+    __table_args__ = (
+        Index("ix_delivery_state_id", "state", "id"),
+        Index("ix_delivery_assignment_username", "assignment_id", "username"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    distribution_id: Mapped[int] = mapped_column(ForeignKey("distribution.id"), index=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignment.id"))
+    username: Mapped[str] = mapped_column(String(255))
+    # queued | claimed | waiting | done | attention | failed | superseded
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    lease_holder: Mapped[str | None] = mapped_column(String(128))
+    lease_expires: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Why it waits, in the instructor's words ("waiting for first login").
+    waiting_for: Mapped[str | None] = mapped_column(String(255))
+    # The engine's outcome and report (gitsync SyncReport.to_json()), once it ran.
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    commit: Mapped[str | None] = mapped_column(String(40))
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+    distribution: Mapped[Distribution] = relationship()
+    assignment: Mapped[Assignment] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<Delivery {self.id} {self.username!r} {self.state}>"

@@ -1,0 +1,373 @@
+"""Distributions: which students one press of "Distribute" targets, and what became of each.
+
+The pages, the API and the command line call these; the deliveries they queue are run by the
+workers (worker.py). Nothing here commits: the request or command does.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from flask import current_app
+from sqlalchemy import func, select, update
+
+from app import audit
+from app.assignments.models import Assignment
+from app.assignments.rules import points_into, target_problem
+from app.courses import Teacher, actor_name
+from app.courses.models import Course
+from app.errors import HubclassError
+from app.extensions import db
+from app.gitsync import GitSyncError, ensure_mirror, mirror_branch, mirror_commit, validate_repo_url
+from app.roster.models import Enrollment
+
+from .models import Delivery, Distribution
+from .states import REPLACEABLE, UNFINISHED, State, shown
+
+# The audit events' actor for deliveries nobody pressed a button for (a student who joined).
+AUTOMATIC_ACTOR = "(automatic)"
+# Scopes of a Distribution (its `scope` column).
+COURSE, SECTION, USERS, BEHIND, FAILED, JOINED = (
+    "course", "section", "users", "behind", "failed", "joined"
+)  # fmt: skip
+
+
+class DeliveryError(HubclassError):
+    """A distribution could not be started or found; the message says why."""
+
+    title = "Distribution"
+    statuses: ClassVar[dict[str, int]] = {"not_found": 404, "mirror_failed": 502}
+
+
+def find_assignment(course: Course, slug: str) -> Assignment:
+    """The course's assignment called `slug`, or DeliveryError('not_found')."""
+    found = db.session.scalar(
+        select(Assignment).where(Assignment.course_id == course.id, Assignment.slug == slug)
+    )
+    if found is None:
+        raise DeliveryError("not_found", f"The course {course.slug!r} has no assignment {slug!r}.")
+    return found
+
+
+def get_distribution(distribution_id: int) -> Distribution:
+    found = db.session.get(Distribution, distribution_id)
+    if found is None:
+        raise no_distribution(distribution_id)
+    return found
+
+
+def no_distribution(distribution_id: int) -> DeliveryError:
+    return DeliveryError("not_found", f"There is no distribution {distribution_id}.")
+
+
+# -- the course repository's mirror --------------------------------------------------------------
+
+
+def mirrors_dir() -> Path:
+    return Path(current_app.config["HUBCLASS_DATA_DIR"]) / "mirrors"
+
+
+@dataclass(frozen=True)
+class Mirror:
+    """The service's copy of an assignment's branch, fetched just now."""
+
+    path: Path
+    branch: str
+    commit: str | None
+
+
+def check_repo_url(url: str) -> None:
+    """Raise GitSyncError unless the URL is allowed now and does not lead into the data dir."""
+    config = current_app.config
+    validate_repo_url(url, config["HUBCLASS_ALLOWED_REPO_URLS"])
+    # Checked when the assignment was saved too; a symlink made since must not lead there now.
+    if points_into(url, config["HUBCLASS_DATA_DIR"]):
+        raise GitSyncError(
+            "url_data_dir", "The repository URL points into Hubclass's own data folder."
+        )
+
+
+def refresh_mirror(url: str, branch: str | None) -> Mirror:
+    """Fetch the branch (default: the remote's HEAD) into its mirror; raise GitSyncError."""
+    check_repo_url(url)
+    config = current_app.config
+    timeout = float(config["HUBCLASS_DELIVERY_TIMEOUT_SECONDS"])
+    path = ensure_mirror(url, branch, mirrors_dir(), timeout=timeout)
+    name = branch or mirror_branch(path) or ""
+    return Mirror(path, name, mirror_commit(path, name))
+
+
+# -- what the engine can deliver -----------------------------------------------------------------
+
+
+def _unsupported(depth: int | None, target: str | None) -> tuple[str, str] | None:
+    """(code, why) if the engine cannot deliver an assignment set up so, or None."""
+    if depth is None:
+        return (
+            "depth_unsupported",
+            "Full history is not supported yet: Hubclass delivers the latest commit (depth 1).",
+        )
+    if depth != 1:
+        return (
+            "depth_unsupported",
+            f"A history of {depth} commits is not supported yet: Hubclass delivers the "
+            "latest commit (depth 1).",
+        )
+    # The assignments' own rule again: an assignment saved before a rule was added (or written
+    # straight into the database) must not bring a folder such as ~/bin.
+    problem = target_problem(target or "")
+    if problem:
+        return "target_invalid", f"The target folder {target!r} is refused: {problem}."
+    return None
+
+
+def unsupported(depth: int | None, target: str | None) -> str | None:
+    """Why the engine cannot deliver an assignment of this depth into this folder, or None.
+
+    The one rule: distribute() refuses such an assignment, the worker fails such a delivery
+    (the assignment may have been changed after its deliveries were queued).
+    """
+    found = _unsupported(depth, target)
+    return found[1] if found else None
+
+
+# What to change when an assignment cannot be distributed, per code.
+FIXES = {
+    "depth_unsupported": "Set the assignment's history depth to 1, then distribute it again.",
+    "target_invalid": "Give the assignment a plain folder name as its target, then distribute "
+    "it again.",
+}
+URL_FIX = "Change the assignment's repository URL, then distribute it again."
+
+
+def undeliverable(assignment: Assignment) -> DeliveryError | None:
+    """Why no delivery of the assignment could succeed as it is set up now, or None: a depth
+    the engine cannot deliver, a repository URL no longer allowed or leading into the data dir.
+    """
+    found = _unsupported(assignment.depth, assignment.target)
+    if found:
+        code, why = found
+        return DeliveryError(code, f"{assignment.slug!r} cannot be delivered: {why} {FIXES[code]}")
+    try:
+        check_repo_url(assignment.repo_url)
+    except GitSyncError as exc:
+        return DeliveryError(
+            exc.code, f"{assignment.slug!r} cannot be delivered: {exc.message} {URL_FIX}"
+        )
+    return None
+
+
+# -- who a distribution targets ------------------------------------------------------------------
+
+
+def _students(course: Course, section: str | None) -> list[str]:
+    rows = db.session.execute(
+        select(Enrollment.username, Enrollment.section).where(
+            Enrollment.course_id == course.id, Enrollment.active.is_(True)
+        )
+    ).all()
+    # An enrollment's section holds every section of the student, joined by "; ".
+    return sorted(
+        name
+        for name, sections in rows
+        if section is None or section in (sections or "").split("; ")
+    )
+
+
+def _latest(assignment: Assignment, names: Iterable[str], states: Iterable[State]) -> dict:
+    """Each student's newest delivery of the assignment among those in `states`."""
+    wanted = list(names)
+    newest = (
+        select(Delivery.username, func.max(Delivery.id).label("id"))
+        .where(
+            Delivery.assignment_id == assignment.id,
+            Delivery.username.in_(wanted),
+            Delivery.state.in_([str(s) for s in states]),
+        )
+        .group_by(Delivery.username)
+        .subquery()
+    )
+    rows = db.session.scalars(select(Delivery).join(newest, Delivery.id == newest.c.id))
+    return {row.username: row for row in rows}
+
+
+def _behind(assignment: Assignment, names: list[str]) -> list[str]:
+    """Students whose newest finished delivery brought another commit than upstream's now."""
+    try:
+        current = refresh_mirror(assignment.repo_url, assignment.branch).commit
+    except GitSyncError as exc:
+        raise DeliveryError(
+            "mirror_failed", f"The repository could not be read: {exc.message}"
+        ) from None
+    latest = _latest(assignment, names, [State.DONE, State.ATTENTION])
+    return [name for name in names if name not in latest or latest[name].commit != current]
+
+
+def _failed(assignment: Assignment, names: list[str]) -> list[str]:
+    """Students whose newest delivery (superseded ones aside) of the assignment failed."""
+    ran = [s for s in State if s != State.SUPERSEDED]
+    latest = _latest(assignment, names, ran)
+    return [name for name in names if name in latest and latest[name].state == State.FAILED]
+
+
+def _targets(
+    assignment: Assignment,
+    section: str | None,
+    users: list[str] | None,
+    only_behind: bool,
+    retry_failed: bool,
+) -> tuple[str, dict[str, Any], list[str]]:
+    """Return (scope, scope detail, usernames) of a distribution, or raise DeliveryError."""
+    course = assignment.course
+    if only_behind and retry_failed:
+        raise DeliveryError(
+            "scope_invalid", "Choose either the students who are behind or the failed ones."
+        )
+    names = _students(course, section)
+    where = f"section {section!r} of {course.slug!r}" if section else f"the course {course.slug!r}"
+    if not names:
+        raise DeliveryError("no_students", f"There are no active students in {where}.")
+    scope = SECTION if section else COURSE
+    detail: dict[str, Any] = {"section": section, "users": None}
+    if users is not None:
+        wanted = sorted(set(users))
+        if not wanted:
+            raise DeliveryError("no_students", "Name at least one student.")
+        unknown = [name for name in wanted if name not in names]
+        if unknown:
+            raise DeliveryError(
+                "unknown_students", f"Not active students of {where}: {', '.join(unknown)}."
+            )
+        names, scope, detail["users"] = wanted, USERS, wanted
+    if only_behind:
+        names, scope = _behind(assignment, names), BEHIND
+        if not names:
+            raise DeliveryError("no_students", f"Every student of {where} has the latest commit.")
+    if retry_failed:
+        names, scope = _failed(assignment, names), FAILED
+        if not names:
+            raise DeliveryError(
+                "no_students", f"No delivery of {assignment.slug!r} in {where} has failed."
+            )
+    return scope, detail, names
+
+
+def queue_deliveries(
+    assignment: Assignment, names: list[str], *, scope: str, detail: Any, created_by: str | None
+) -> Distribution:
+    """Add a distribution with one queued delivery per student (no commit).
+
+    Older deliveries of the assignment to these students that have not run yet are superseded:
+    each student is synced once, with the newest.
+    """
+    db.session.execute(
+        update(Delivery)
+        .where(
+            Delivery.assignment_id == assignment.id,
+            Delivery.username.in_(names),
+            Delivery.state.in_([str(s) for s in REPLACEABLE]),
+        )
+        .values(state=State.SUPERSEDED, lease_holder=None, lease_expires=None)
+        .execution_options(synchronize_session=False)
+    )
+    distribution = Distribution(
+        assignment=assignment, scope=scope, scope_detail=detail, created_by=created_by
+    )
+    db.session.add(distribution)
+    db.session.add_all(
+        Delivery(distribution=distribution, assignment=assignment, username=name) for name in names
+    )
+    db.session.flush()
+    return distribution
+
+
+def distribute(
+    assignment: Assignment,
+    *,
+    who: Teacher | None,
+    section: str | None = None,
+    users: list[str] | None = None,
+    only_behind: bool = False,
+    retry_failed: bool = False,
+) -> Distribution:
+    """Queue the assignment for the course's students: all, a section, some, those behind the
+    latest commit, or those whose delivery failed; record who did it.
+
+    An assignment no delivery of which could succeed is refused before anything is written.
+    """
+    refused = undeliverable(assignment)
+    if refused:
+        raise refused
+    scope, detail, names = _targets(assignment, section, users, only_behind, retry_failed)
+    distribution = queue_deliveries(
+        assignment, names, scope=scope, detail=detail, created_by=who.name if who else None
+    )
+    audit.record(
+        actor_name(who),
+        "distribution.retry" if retry_failed else "distribution.start",
+        course=assignment.course,
+        target=assignment.slug,
+        distribution=distribution.id,
+        scope=scope,
+        students=len(names),
+    )
+    return distribution
+
+
+# -- what became of it ---------------------------------------------------------------------------
+
+
+def deliveries_of(distribution_id: int) -> list[Delivery]:
+    return list(
+        db.session.scalars(
+            select(Delivery)
+            .where(Delivery.distribution_id == distribution_id)
+            .order_by(Delivery.username, Delivery.id)
+        )
+    )
+
+
+def unfinished(distribution_id: int) -> int:
+    """How many of the distribution's deliveries are queued or running."""
+    return (
+        db.session.scalar(
+            select(func.count(Delivery.id)).where(
+                Delivery.distribution_id == distribution_id,
+                Delivery.state.in_([str(s) for s in UNFINISHED]),
+            )
+        )
+        or 0
+    )
+
+
+def delivery_json(delivery: Delivery) -> dict[str, Any]:
+    return {
+        "username": delivery.username,
+        "state": shown(delivery.state),
+        "outcome": delivery.outcome,
+        "commit": delivery.commit,
+        "error": delivery.error,
+        "waiting_for": delivery.waiting_for,
+    }
+
+
+def distribution_json(distribution: Distribution) -> dict[str, Any]:
+    """The distribution's progress: counts per state and one entry per student."""
+    rows = deliveries_of(distribution.id)
+    counts = Counter(shown(row.state) for row in rows)
+    assignment = distribution.assignment
+    return {
+        "distribution": distribution.id,
+        "course": assignment.course.slug,
+        "assignment": assignment.slug,
+        "scope": distribution.scope,
+        "created_at": distribution.created_at.isoformat() + "Z",
+        "created_by": distribution.created_by,
+        "total": len(rows),
+        **{shown(state): counts.get(shown(state), 0) for state in State},
+        "deliveries": [delivery_json(row) for row in rows],
+    }

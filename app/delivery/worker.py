@@ -1,0 +1,429 @@
+"""The delivery queue's handler: claim a few deliveries, sync each home as its student, record it.
+
+Each worker loop (app/jobs) calls `handle_batch(holder)`. It claims up to
+`HUBCLASS_DELIVERY_CONCURRENCY` deliveries with a lease, runs them in as many threads and renews
+their leases while they run; a worker that dies stops renewing, so its deliveries go back to the
+queue when the lease expires and another worker runs them again (a sync is idempotent). Every
+result is written only while the claim still holds the row, so a worker that lost its lease
+never overwrites another's. One named lease per workspace (home + target folder) keeps two
+deliveries from running in one folder at once: the second goes back to the queue.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from flask import Flask, current_app
+from flask.config import Config
+from sqlalchemy import Table, func, select, update
+
+from app.activity.models import HubUserState
+from app.assignments.models import Assignment
+from app.extensions import db
+from app.gitsync import GitSyncError, SyncReport, mirror_commit, sync
+from app.jobs import leases
+from app.jobs.claim import Claim, Queue
+from app.timeutil import utcnow
+
+from . import homes, service
+from .models import Delivery
+from .states import ENDED, State
+
+log = logging.getLogger(__name__)
+
+DELIVERIES = cast(Table, Delivery.__table__)
+QUEUE = Queue(DELIVERIES)
+# A claim's lease: renewed every HEARTBEAT_SECONDS while its syncs run, so it only runs out
+# when the worker is gone (killed, crashed, its machine down).
+LEASE_SECONDS = 60.0
+HEARTBEAT_SECONDS = 15.0
+# A delivery whose worker died this many times (a sync that kills its worker?) is given up.
+MAX_ATTEMPTS = 5
+# How long `work_until_finished` waits when the queue had nothing for it.
+IDLE_SECONDS = 1.0
+# Why a delivery went back to the queue (its `waiting_for`, as the instructor reads it).
+FOLDER_BUSY = "waiting for another delivery to the same folder"
+SYNC_BUSY = (
+    "Another git operation held the folder (the student's own, or nbgitpuller) all the while "
+    "the delivery waited: nothing was changed. Distribute again once it is free."
+)
+HUB_ADMIN = (
+    "Hub admins get no deliveries into their home: their account can act for everyone (on TLJH "
+    "it is root through sudo), so what a course delivers could run with that power. Take them "
+    "off the roster, or make them no admin on the Hub."
+)
+
+
+@dataclass(frozen=True)
+class Job:
+    """What one delivery needs, read once in the claiming thread (no ORM objects in threads)."""
+
+    id: int
+    distribution_id: int
+    assignment_id: int
+    username: str
+    url: str
+    branch: str | None
+    subpath: str | None
+    target: str
+    depth: int | None
+    policy: str
+    # As the activity poller last copied the Hub's users (HubUserState): a Hub admin.
+    admin: bool = False
+
+
+@dataclass(frozen=True)
+class Context:
+    """The settings a delivery runs with, read from the app's config by the claiming thread."""
+
+    home_template: str
+    allowed_prefixes: list[str]
+    timeout: float
+
+    def engine_options(self) -> dict[str, Any]:
+        """What every sync of the engine is given."""
+        return {"allowed_prefixes": self.allowed_prefixes, "timeout": self.timeout}
+
+    @classmethod
+    def of(cls, config: Config) -> Context:
+        return cls(
+            home_template=config["HUBCLASS_HOME_TEMPLATE"],
+            allowed_prefixes=list(config["HUBCLASS_ALLOWED_REPO_URLS"]),
+            timeout=float(config["HUBCLASS_DELIVERY_TIMEOUT_SECONDS"]),
+        )
+
+
+@dataclass(frozen=True)
+class Result:
+    """What became of one delivery; QUEUED means "not now, run it again later"."""
+
+    state: State
+    outcome: str | None = None
+    commit: str | None = None
+    report: dict[str, Any] | None = None
+    error: str | None = None
+    waiting_for: str | None = None
+
+
+Perform = Callable[[Job, Context], Result]
+
+
+# -- one delivery --------------------------------------------------------------------------------
+
+
+class MirrorCache:
+    """Each distribution fetches its repository once per process: the first of its deliveries
+    here refreshes the mirror, the others use it (a failed fetch is remembered too, so three
+    hundred students do not each wait for a broken server)."""
+
+    LIMIT = 256
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._per_repo: dict[tuple[str, str | None], threading.Lock] = {}
+        self._done: OrderedDict[tuple, service.Mirror | GitSyncError] = OrderedDict()
+
+    def get(self, job: Job) -> service.Mirror | GitSyncError:
+        # The data dir too: one process may serve several apps (tests), each its own ids.
+        key = (str(service.mirrors_dir()), job.distribution_id, job.url, job.branch)
+        with self._lock:
+            repo_lock = self._per_repo.setdefault((job.url, job.branch), threading.Lock())
+        with repo_lock:
+            with self._lock:
+                found = self._done.get(key)
+            if found is None:
+                try:
+                    found = service.refresh_mirror(job.url, job.branch)
+                except GitSyncError as exc:
+                    found = exc
+                with self._lock:
+                    self._done[key] = found
+                    while len(self._done) > self.LIMIT:
+                        self._done.popitem(last=False)
+            return found
+
+
+MIRRORS = MirrorCache()
+
+
+def from_report(report: SyncReport, commit: str | None) -> Result:
+    """The delivery's result from the engine's report; `commit` is the one it brought."""
+    data = report.to_json()
+    if report.outcome == "needs_attention":
+        return Result(State.ATTENTION, report.outcome, None, data, report.error_message)
+    if report.failed:
+        if report.error_code == "workspace_busy":
+            # Not queued again: the lock file is the student's own, so a student (or a stuck
+            # git of theirs) could hold it forever and have this delivery claimed in every
+            # batch, each time after the engine's wait, ahead of everyone else's.
+            return Result(State.ATTENTION, report.outcome, None, data, SYNC_BUSY)
+        return Result(State.FAILED, report.outcome, None, data, report.error_message)
+    return Result(State.DONE, report.outcome, commit, data)
+
+
+def deliver(job: Job, context: Context) -> Result:
+    """Sync the assignment into the student's home, as the student."""
+    if job.admin:
+        return Result(State.FAILED, error=HUB_ADMIN)
+    refused = service.unsupported(job.depth, job.target)
+    if refused:
+        return Result(State.FAILED, error=refused)
+    home = homes.open_home(job.username, context.home_template)
+    if isinstance(home, homes.NoHome):
+        if home.waiting:
+            return Result(State.WAITING, waiting_for=home.message)
+        return Result(State.FAILED, error=home.message)
+    mirror = MIRRORS.get(job)
+    if isinstance(mirror, GitSyncError):
+        return Result(State.FAILED, "failed", error=mirror.message)
+    # What the engine will bring: it reads the same ref when it starts. A newer distribution
+    # may move it in between; then the student gets newer still, and is not "behind".
+    commit = mirror_commit(mirror.path, mirror.branch)
+    folder = home.path / job.target
+    report = sync(
+        job.url,
+        folder,
+        branch=mirror.branch,
+        path=job.subpath,
+        policy=job.policy,
+        mirror=mirror.path,
+        owner=home.uid,
+        **context.engine_options(),
+    )
+    return from_report(report, commit)
+
+
+# -- the rows ------------------------------------------------------------------------------------
+
+
+def _held(claim: Claim, delivery_id: int) -> Any:
+    return (
+        (DELIVERIES.c.id == delivery_id)
+        & (DELIVERIES.c.lease_holder == claim.token)
+        & (DELIVERIES.c.state == State.CLAIMED)
+    )
+
+
+def record(claim: Claim, delivery_id: int, result: Result, started: datetime | None = None) -> bool:
+    """Write the result, only while the claim still holds the delivery; False if it lost it."""
+    values: dict[str, Any] = {"state": result.state, "lease_holder": None, "lease_expires": None}
+    if result.state in (State.QUEUED, State.WAITING):
+        # Not a sync that ran: the attempt does not count against MAX_ATTEMPTS.
+        values["attempts"] = DELIVERIES.c.attempts - 1
+        values["waiting_for"] = result.waiting_for
+    else:
+        values.update(
+            outcome=result.outcome,
+            commit=result.commit,
+            report=result.report,
+            error=result.error,
+            waiting_for=None,
+            started_at=started,
+            finished_at=utcnow(),
+        )
+    with db.engine.begin() as connection:
+        written = connection.execute(
+            update(DELIVERIES).where(_held(claim, delivery_id)).values(**values)
+        ).rowcount
+    if not written:
+        log.warning("Delivery %d left claim %s: its result is dropped", delivery_id, claim.token)
+    return bool(written)
+
+
+# A Job's fields, read in one query with the claim's rows.
+JOB_COLUMNS = (
+    Delivery.id,
+    Delivery.distribution_id,
+    Delivery.assignment_id,
+    Delivery.username,
+    Assignment.repo_url.label("url"),
+    Assignment.branch,
+    Assignment.subpath,
+    Assignment.target,
+    Assignment.depth,
+    Assignment.unsafe_policy.label("policy"),
+    func.coalesce(HubUserState.admin, False).label("admin"),  # never seen on the Hub: False
+)
+
+
+def _load(claim: Claim) -> list[tuple[Job, int]]:
+    """The claim's jobs, each with how often it was claimed (this claim included)."""
+    rows = db.session.execute(
+        select(*JOB_COLUMNS, Delivery.attempts)
+        .join(Assignment, Delivery.assignment_id == Assignment.id)
+        .outerjoin(HubUserState, HubUserState.username == Delivery.username)
+        .where(Delivery.id.in_(claim.ids), Delivery.lease_holder == claim.token)
+        .order_by(Delivery.id)
+    ).all()
+    loaded = []
+    for row in rows:
+        fields = dict(row._mapping)
+        attempts = fields.pop("attempts")
+        fields["admin"] = bool(fields["admin"])  # SQLite's coalesce may answer 0 or 1
+        loaded.append((Job(**fields), attempts))
+    return loaded
+
+
+def _newer_exists(job: Job) -> bool:
+    """A later delivery of the same assignment to the same student: this one is pointless."""
+    newer = db.session.scalar(
+        select(Delivery.id)
+        .where(
+            Delivery.assignment_id == job.assignment_id,
+            Delivery.username == job.username,
+            Delivery.id > job.id,
+            Delivery.state != State.SUPERSEDED,
+        )
+        .limit(1)
+    )
+    return newer is not None
+
+
+def _triage(claim: Claim) -> list[Job]:
+    """The claimed jobs to run; the others end here (given up, or superseded)."""
+    ready, ended = [], []
+    for job, attempts in _load(claim):
+        if attempts > MAX_ATTEMPTS:
+            error = (
+                f"Given up after {MAX_ATTEMPTS} attempts: each time the worker running it stopped "
+                "before it ended (killed, crashed, or its machine went down)."
+            )
+            ended.append((job, Result(State.FAILED, error=error)))
+        elif _newer_exists(job):
+            ended.append((job, Result(State.SUPERSEDED)))
+        else:
+            ready.append(job)
+    db.session.commit()  # end the reads before writing on other connections
+    now = utcnow()
+    for job, result in ended:
+        record(claim, job.id, result, now)
+    return ready
+
+
+# -- workspaces ----------------------------------------------------------------------------------
+
+
+def workspace_lease(job: Job, context: Context) -> str:
+    """The lease name of the job's folder: one delivery at a time runs in it."""
+    folder = homes.home_path(job.username, context.home_template) / job.target
+    return "workspace-" + hashlib.sha256(str(folder).encode()).hexdigest()[:40]
+
+
+class Workspaces:
+    """The workspace leases one batch holds; the heartbeat renews them with the claim."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: dict[str, str] = {}
+
+    def take(self, name: str) -> bool:
+        holder = f"delivery/{secrets.token_hex(8)}"
+        if not leases.try_acquire(name, holder, LEASE_SECONDS):
+            return False
+        with self._lock:
+            self._held[name] = holder
+        return True
+
+    def give_back(self, name: str) -> None:
+        with self._lock:
+            holder = self._held.pop(name)
+        leases.release(name, holder)
+
+    def renew(self) -> None:
+        with self._lock:
+            held = list(self._held.items())
+        for name, holder in held:
+            if not leases.try_acquire(name, holder, LEASE_SECONDS):
+                log.warning("The workspace lease %s was lost while its delivery ran", name)
+
+
+def _run(claim: Claim, job: Job, context: Context, held: Workspaces, perform: Perform) -> bool:
+    """Run one claimed job in its workspace; True if it ran (False: back to the queue)."""
+    workspace = workspace_lease(job, context)
+    if not held.take(workspace):
+        record(claim, job.id, Result(State.QUEUED, waiting_for=FOLDER_BUSY))
+        return False
+    try:
+        started = utcnow()
+        try:
+            result = perform(job, context)
+        except Exception:
+            log.exception("Delivery %d to %r failed", job.id, job.username)
+            result = Result(
+                State.FAILED, error="The delivery failed unexpectedly; the service's log says why."
+            )
+        record(claim, job.id, result, started)
+        return result.state in ENDED or result.state == State.WAITING
+    finally:
+        held.give_back(workspace)
+
+
+def _in_context(app: Flask, fn: Callable[..., bool], *args: Any) -> bool:
+    with app.app_context():
+        try:
+            return fn(*args)
+        finally:
+            db.session.remove()
+
+
+def _heartbeat(claim: Claim, held: Workspaces) -> None:
+    """Renew the claim's leases and its folders'; a database blip is retried at the next beat."""
+    try:
+        QUEUE.heartbeat(claim, LEASE_SECONDS)
+        held.renew()
+    except Exception:
+        log.exception("The leases of claim %s could not be renewed", claim.token)
+
+
+def handle_batch(holder: str, perform: Perform = deliver) -> int:
+    """Claim and run up to HUBCLASS_DELIVERY_CONCURRENCY deliveries; return how many ran."""
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    size = int(app.config["HUBCLASS_DELIVERY_CONCURRENCY"])
+    claim = QUEUE.claim(holder, limit=size, lease_seconds=LEASE_SECONDS)
+    if not claim.ids:
+        return 0
+    jobs = _triage(claim)
+    context = Context.of(app.config)
+    held = Workspaces()
+    ran = len(claim.ids) - len(jobs)
+    with ThreadPoolExecutor(max_workers=size, thread_name_prefix="hubclass-delivery") as pool:
+        running: set[Future[bool]] = {
+            pool.submit(_in_context, app, _run, claim, job, context, held, perform) for job in jobs
+        }
+        beat = time.monotonic() + HEARTBEAT_SECONDS
+        while running:
+            finished, running = wait(
+                running, timeout=max(beat - time.monotonic(), 0), return_when=FIRST_COMPLETED
+            )
+            for future in finished:
+                try:
+                    ran += future.result()
+                except Exception:  # the database went away mid-way: the lease will expire
+                    log.exception("A delivery of claim %s could not be recorded", claim.token)
+            if running and time.monotonic() >= beat:
+                _heartbeat(claim, held)
+                beat = time.monotonic() + HEARTBEAT_SECONDS
+    return ran
+
+
+def work_until_finished(distribution_id: int, holder: str) -> None:
+    """Work through the queue in this process until none of the distribution's deliveries is
+    queued or running (other workers may run some of them meanwhile)."""
+    while True:
+        ran = handle_batch(holder)
+        left = service.unfinished(distribution_id)
+        db.session.commit()
+        if not left:
+            return
+        if not ran:
+            time.sleep(IDLE_SECONDS)

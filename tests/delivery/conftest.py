@@ -1,0 +1,96 @@
+"""Fixtures for delivery: real users and their homes, a real upstream, apps with delivery on.
+
+As root (CI) each student is a real user made with `useradd`, their home a folder they own
+under a world-traversable scratch dir, and every sync really runs as them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import _migrated, hub_env, real_hub_env
+from tests.gitsync.conftest import Student, Upstream, _make_user, _remove_user
+
+from .kit import with_delivery_only
+
+# The test apps look for waiting deliveries and joiners this often (60 s in production).
+POLL_SECONDS = "0.2"
+
+
+@pytest.fixture
+def homes(base_dir: Path, tmp_path: Path) -> Path:
+    """This test's folder of homes: HUBCLASS_HOME_TEMPLATE is `<homes>/{username}`."""
+    path = base_dir / f"homes-{tmp_path.name}"
+    path.mkdir()
+    path.chmod(0o755)
+    return path
+
+
+def delivery_env(homes: Path, data_dir: Path, base: dict[str, str]) -> dict[str, str]:
+    return {
+        **base,
+        "HUBCLASS_DATA_DIR": str(data_dir),
+        "HUBCLASS_HOME_TEMPLATE": f"{homes}/{{username}}",
+        "HUBCLASS_ALLOWED_REPO_URLS": "file://",
+        "HUBCLASS_POLL_SECONDS": POLL_SECONDS,
+        "HUBCLASS_WORKERS": "0",
+    }
+
+
+@pytest.fixture
+def app(tmp_path: Path, homes: Path):
+    """An app on a fresh SQLite database whose homes are `homes`; its workers deliver only
+    (its Hub is unreachable, so the activity poll is left out)."""
+    env = delivery_env(homes, tmp_path / "data", hub_env())
+    for application in _migrated(env):
+        with_delivery_only(application)
+        yield application
+
+
+@pytest.fixture
+def hub_delivery_env(hub, tmp_path: Path, homes: Path) -> dict[str, str]:
+    """The environment of an app that talks to the real test Hub, with this test's homes."""
+    return delivery_env(homes, tmp_path / "data", real_hub_env(hub, tmp_path / "data"))
+
+
+@pytest.fixture
+def hub_delivery_app(hub_delivery_env: dict[str, str]):
+    """Like `app`, on the real test Hub (roster imports work); its workers deliver only."""
+    for application in _migrated(hub_delivery_env):
+        with_delivery_only(application)
+        yield application
+
+
+@pytest.fixture
+def make_students() -> Iterator[Callable[[int], list[Student]]]:
+    """Make real system users (removed after the test)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to create real users")
+    made: list[Student] = []
+
+    def make(count: int) -> list[Student]:
+        users = [_make_user("hcd") for _ in range(count)]
+        made.extend(users)
+        return users
+
+    yield make
+    for student in made:
+        _remove_user(student)
+
+
+@pytest.fixture
+def upstream(tmp_path: Path) -> Upstream:
+    repo = Upstream(tmp_path / "upstream")
+    repo.commit(
+        {
+            "README.md": "# Homework 1\n",
+            "week1/notes.ipynb": "line 1\nline 2\nline 3\n",
+            "week1/data.csv": "a,b\n1,2\n",
+        },
+        "first release",
+    )
+    return repo
