@@ -121,24 +121,24 @@ def json_object(example: str) -> dict[str, Any]:
     return body
 
 
-def text_field(body: dict[str, Any], name: str) -> str:
-    """A string field; missing or null reads as empty."""
+def _field(body: dict[str, Any], name: str, kind: type, empty: Any, what: str) -> Any:
+    """The field if it has the JSON type `kind`; missing or null reads as `empty`."""
     value = body.get(name)
     if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise InvalidInput(f"{name!r} must be a string, not {json_type(value)}.")
+        return empty
+    if not isinstance(value, kind):
+        raise InvalidInput(f"{name!r} must be {what}, not {json_type(value)}.")
     return value
+
+
+def text_field(body: dict[str, Any], name: str) -> str:
+    """A string field; missing or null reads as empty."""
+    return _field(body, name, str, "", "a string")
 
 
 def flag_field(body: dict[str, Any], name: str) -> bool:
     """A true/false field; missing or null reads as false."""
-    value = body.get(name)
-    if value is None:
-        return False
-    if not isinstance(value, bool):
-        raise InvalidInput(f"{name!r} must be true or false, not {json_type(value)}.")
-    return value
+    return _field(body, name, bool, False, "true or false")
 
 
 def text_list_field(body: dict[str, Any], name: str, example: str) -> list[str]:
