@@ -1,7 +1,7 @@
 """What an assignment's settings may be: each rule, its refusal, and the nbgitpuller link.
 
-Pure (no Flask, no database), so the pages, the API, the command line and the delivery side
-check with the same functions, and the unit tests need no app. The repository URL's syntax and
+No request, no session and no query, so the pages, the API, the command line and the delivery
+side check with the same functions, and the unit tests need no app. The repository URL's syntax and
 allow-list are the git layer's (app.gitsync.validate_repo_url); this module adds what only
 Hubclass knows: its own data dir, where the git mirrors live, is never a course repository.
 """
