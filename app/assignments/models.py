@@ -35,6 +35,10 @@ class Assignment(Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(255))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # The branch's newest commit when the service last read the repository, and when that was:
+    # what "behind" is measured against without reading the remote in a page request.
+    latest_commit: Mapped[str | None] = mapped_column(String(40))
+    latest_checked_at: Mapped[datetime | None]
 
     course: Mapped[Course] = relationship()
 

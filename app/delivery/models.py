@@ -50,6 +50,11 @@ class Delivery(Model):
     distribution_id: Mapped[int] = mapped_column(ForeignKey("distribution.id"), index=True)
     assignment_id: Mapped[int] = mapped_column(ForeignKey("assignment.id"))
     username: Mapped[str] = mapped_column(String(255))
+    # "sync": bring the course's commit in, keeping every edit; "reset": put the course's
+    # version of `paths` back, the student's copy moved aside with a timestamp.
+    kind: Mapped[str] = mapped_column(String(10), default="sync", server_default="sync")
+    # For a reset: the folder's paths to reset; an empty list is the whole folder.
+    paths: Mapped[list[str] | None] = mapped_column(JSON)
     # queued | claimed | waiting | done | attention | failed | superseded
     state: Mapped[str] = mapped_column(String(16), default="queued")
     lease_holder: Mapped[str | None] = mapped_column(String(128))
