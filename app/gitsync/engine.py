@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from .clashes import not_applied
 from .errors import GitSyncError
 from .lock import index_lock_state, workspace_lock
 from .refs import read_head, read_ref, remote_head, valid_branch
@@ -542,6 +543,13 @@ class WorkspaceSync:
             kept = self.visible(diff.paths())
         updated = self.visible(set(changes) | set(released))
         changed = merged or restored or self.renamed or released
+        # Only a file both sides changed can have lost a hunk: changed by the course, and still
+        # differing from the course's version after the merge.
+        both_changed = [path for path in kept if path in changes]
+        clashed: list[str] = []
+        if both_changed and after != target:  # a merge commit: HEAD^1 is the student's side
+            base = base or self.git.run("merge-base", "HEAD^1", target).text.strip()
+            clashed = not_applied(self.git, base, target, both_changed, "HEAD", self.dest)
         return SyncReport(
             "updated" if changed else "unchanged",
             before,
@@ -550,6 +558,7 @@ class WorkspaceSync:
             kept=[path for path in kept if path not in restored],
             restored=sorted(restored),
             renamed=list(self.renamed),
+            not_applied=clashed,
         )
 
     def bring_in_upstream(self, status: Status, remote: str, old_remote: str | None) -> None:
@@ -904,14 +913,17 @@ class WorkspaceSync:
                 for path in self.in_the_way(added, self.sparse_roots(), target)
             ]
             outcome = "updated" if changes or restored or planned else "unchanged"
+            kept = self.visible(p for p in local if p not in deleted)
+            both_changed = [path for path in kept if path in changes]
             return SyncReport(
                 outcome,
                 status.head,
                 status.head,
                 updated=self.visible(changes),
-                kept=self.visible(p for p in local if p not in deleted),
+                kept=kept,
                 restored=restored,
                 renamed=planned,
+                not_applied=not_applied(self.git, base, target, both_changed, None, self.dest),
             )
         finally:
             self.git.run("update-ref", "-d", scratch)
