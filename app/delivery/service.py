@@ -104,19 +104,8 @@ def refresh_mirror(url: str, branch: str | None) -> Mirror:
 # -- what the engine can deliver -----------------------------------------------------------------
 
 
-def _unsupported(depth: int | None, target: str | None) -> tuple[str, str] | None:
-    """(code, why) if the engine cannot deliver an assignment set up so, or None."""
-    if depth is None:
-        return (
-            "depth_unsupported",
-            "Full history is not supported yet: Hubclass delivers the latest commit (depth 1).",
-        )
-    if depth != 1:
-        return (
-            "depth_unsupported",
-            f"A history of {depth} commits is not supported yet: Hubclass delivers the "
-            "latest commit (depth 1).",
-        )
+def _unsupported(target: str | None) -> tuple[str, str] | None:
+    """(code, why) if the engine cannot deliver into this folder, or None."""
     # The assignments' own rule again: an assignment saved before a rule was added (or written
     # straight into the database) must not bring a folder such as ~/bin.
     problem = target_problem(target or "")
@@ -125,19 +114,18 @@ def _unsupported(depth: int | None, target: str | None) -> tuple[str, str] | Non
     return None
 
 
-def unsupported(depth: int | None, target: str | None) -> str | None:
-    """Why the engine cannot deliver an assignment of this depth into this folder, or None.
+def unsupported(target: str | None) -> str | None:
+    """Why the engine cannot deliver an assignment into this folder, or None.
 
     The one rule: distribute() refuses such an assignment, the worker fails such a delivery
     (the assignment may have been changed after its deliveries were queued).
     """
-    found = _unsupported(depth, target)
+    found = _unsupported(target)
     return found[1] if found else None
 
 
 # What to change when an assignment cannot be distributed, per code.
 FIXES = {
-    "depth_unsupported": "Set the assignment's history depth to 1, then distribute it again.",
     "target_invalid": "Give the assignment a plain folder name as its target, then distribute "
     "it again.",
 }
@@ -145,10 +133,10 @@ URL_FIX = "Change the assignment's repository URL, then distribute it again."
 
 
 def undeliverable(assignment: Assignment) -> DeliveryError | None:
-    """Why no delivery of the assignment could succeed as it is set up now, or None: a depth
-    the engine cannot deliver, a repository URL no longer allowed or leading into the data dir.
+    """Why no delivery of the assignment could succeed as it is set up now, or None: a target
+    folder refused, a repository URL no longer allowed or leading into the data dir.
     """
-    found = _unsupported(assignment.depth, assignment.target)
+    found = _unsupported(assignment.target)
     if found:
         code, why = found
         return DeliveryError(code, f"{assignment.slug!r} cannot be delivered: {why} {FIXES[code]}")

@@ -175,7 +175,7 @@ def deliver(job: Job, context: Context) -> Result:
     """Sync the assignment into the student's home, as the student."""
     if job.admin:
         return Result(State.FAILED, error=HUB_ADMIN)
-    refused = service.unsupported(job.depth, job.target)
+    refused = service.unsupported(job.target)
     if refused:
         return Result(State.FAILED, error=refused)
     home = homes.open_home(job.username, context.home_template)
@@ -198,6 +198,7 @@ def deliver(job: Job, context: Context) -> Result:
         policy=job.policy,
         mirror=mirror.path,
         owner=home.uid,
+        depth=job.depth,
         **context.engine_options(),
     )
     return from_report(report, commit)

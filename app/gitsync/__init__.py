@@ -5,8 +5,8 @@ Public interface (no Flask here; ``cli.py`` is the only module that imports it):
     validate_repo_url(url, allowed_prefixes) -> url          # raises GitSyncError
     ensure_mirror(url, branch, mirrors_dir, *, timeout) -> Path
     mirror_branch(mirror) -> str | None; mirror_commit(mirror, branch) -> str | None
-    sync(url, dest, *, branch, path, policy, allowed_prefixes, mirror, dry_run, timeout, owner)
-        -> SyncReport                                         # runs as dest's parent's owner
+    sync(url, dest, *, branch, path, policy, allowed_prefixes, mirror, dry_run, timeout, owner,
+         depth) -> SyncReport                                 # runs as dest's parent's owner
 """
 
 from .errors import GitSyncError

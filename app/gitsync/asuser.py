@@ -201,6 +201,7 @@ def run_request(data: dict[str, Any]) -> SyncReport:
         policy=data["policy"],
         dry_run=bool(data.get("dry_run")),
         deadline=deadline,
+        depth=data.get("depth", 1),
     )
     try:
         return sync_workspace(request, source)

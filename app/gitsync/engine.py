@@ -107,6 +107,7 @@ class Request:
     policy: str
     dry_run: bool
     deadline: float
+    depth: int | None = 1  # commits of history a clone gets; None: all of it
 
 
 @dataclass
@@ -403,13 +404,16 @@ class WorkspaceSync:
             if self.req.path:
                 git.run("sparse-checkout", "set", "--no-cone", "--", "/" + self.req.path)
             remote = f"refs/remotes/origin/{self.branch}"
-            if self.source.full is not None and not self.req.dry_run:
+            if self.source.full is not None and self.req.depth == 1 and not self.req.dry_run:
                 # What ``fetch --depth 1`` would leave, copied from the mirror's ready pack.
                 self.copy_pack(tmp / ".git", self.source.full)
                 (tmp / ".git" / "shallow").write_text(f"{self.source.expected}\n", "ascii")
                 self.write_ref(tmp / ".git", remote, self.source.expected or "")
             else:
-                self.fetch_refspec(git, f"refs/heads/{self.branch}:{remote}", "--depth=1")
+                # A dry run only lists the files: the latest commit is enough.
+                depth = 1 if self.req.dry_run else self.req.depth
+                options = [f"--depth={depth}"] if depth else []
+                self.fetch_refspec(git, f"refs/heads/{self.branch}:{remote}", *options)
             if self.req.dry_run:
                 listing = git.run("ls-tree", "-r", "-z", "--name-only", remote, "--")
                 return SyncReport("cloned", updated=self.visible(listing.paths()))
@@ -494,6 +498,7 @@ class WorkspaceSync:
         if self.req.dry_run:
             return self.dry_update(status, old_remote)
         self.bring_in_upstream(status, remote, old_remote)
+        self.deepen(remote)
         target = read_ref(self.git_dir, remote) or self.rev_parse(remote)
         base = self.switch_base(status)
         changes = self.upstream_changes(target, status, base)
@@ -583,6 +588,22 @@ class WorkspaceSync:
                     status.head,
                 ) from None
             raise
+
+    def deepen(self, remote: str) -> None:
+        """Give a shallow folder at least the history the assignment asks for now (its depth
+        may have been raised since the clone). Never cut history: a smaller depth changes
+        nothing, and ``--deepen`` only adds commits below the folder's shallow boundary."""
+        depth = self.req.depth
+        if depth == 1 or not os.path.exists(self.git_dir / "shallow"):
+            return
+        refspec = f"refs/heads/{self.branch}:{remote}"
+        if depth is None:
+            self.fetch_refspec(self.git, refspec, "--unshallow")
+            return
+        count = f"--max-count={depth}"
+        have = int(self.git.run("rev-list", "--count", "--first-parent", count, remote).text)
+        if have < depth:
+            self.fetch_refspec(self.git, refspec, f"--deepen={depth - have}")
 
     def rev_parse(self, rev: str) -> str:
         return self.git.run("rev-parse", "--verify", "--end-of-options", rev).text.strip()

@@ -35,6 +35,7 @@ def sync(
     timeout: float = DEFAULT_TIMEOUT,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     owner: int | None = None,
+    depth: int | None = 1,
 ) -> SyncReport:
     """Sync the workspace ``dest`` from ``url`` as the owner of ``dest``'s parent; never raises
     for a workspace problem: every outcome, refusals included, comes back as a report.
@@ -43,8 +44,10 @@ def sync(
     fetch reads the mirror (through a socket, see ``asuser``) instead of the network. ``policy``
     decides unsafe states: "needs_attention" (leave the folder alone) or "backup" (move it to
     ``<dest>_backup_<timestamp>`` and clone fresh). ``timeout`` bounds the whole sync.
-    ``owner``: the uid the caller checked the parent belongs to; a parent that belongs to anyone
-    else when the sync starts (swapped in between) is refused, so the sync never runs as them.
+    ``depth``: the commits of history a fresh clone gets (None: all); a shallow folder with
+    less history is deepened, one with more keeps it. ``owner``: the uid the caller checked the
+    parent belongs to; a parent that belongs to anyone else when the sync starts (swapped in
+    between) is refused, so the sync never runs as them.
     """
     try:
         validate_repo_url(url, allowed_prefixes)
@@ -63,6 +66,8 @@ def sync(
         return _failed("branch_invalid", "The branch name is refused.")
     if path is not None and not valid_subpath(path):
         return _failed("path_invalid", "The sub-folder must be plain names separated by '/'.")
+    if depth is not None and (type(depth) is not int or depth < 1):
+        return _failed("depth_invalid", "The history depth must be a whole number from 1.")
     request = {
         "url": url,
         "dest": str(target),
@@ -74,6 +79,7 @@ def sync(
         "timeout": timeout,
         "max_file_bytes": max_file_bytes,
         "owner": owner,
+        "depth": depth,
     }
     report = default_server().run(request, timeout)
     log.info(
