@@ -91,12 +91,36 @@ def check_repo_url(url: str) -> None:
         )
 
 
+# The setting that raises each of the engine's limits on a course repository.
+LIMITS = {
+    "repo_too_large": "HUBCLASS_MAX_REPO_BYTES",
+    "too_many_entries": "HUBCLASS_MAX_REPO_ENTRIES",
+}
+
+
 def refresh_mirror(url: str, branch: str | None) -> Mirror:
     """Fetch the branch (default: the remote's HEAD) into its mirror; raise GitSyncError."""
     check_repo_url(url)
     config = current_app.config
     timeout = float(config["HUBCLASS_DELIVERY_TIMEOUT_SECONDS"])
-    path = ensure_mirror(url, branch, mirrors_dir(), timeout=timeout)
+    try:
+        path = ensure_mirror(
+            url,
+            branch,
+            mirrors_dir(),
+            timeout=timeout,
+            max_tree_bytes=config["HUBCLASS_MAX_REPO_BYTES"],
+            max_tree_entries=config["HUBCLASS_MAX_REPO_ENTRIES"],
+        )
+    except GitSyncError as exc:
+        setting = LIMITS.get(exc.code)
+        if setting is None:
+            raise
+        raise GitSyncError(
+            exc.code,
+            f"{exc.message} Nothing was delivered. To deliver it anyway, raise {setting} "
+            f"(now {config[setting]}) in the service's environment and restart it.",
+        ) from None
     name = branch or mirror_branch(path) or ""
     return Mirror(path, name, mirror_commit(path, name))
 

@@ -37,7 +37,7 @@ from .lock import index_lock_state, workspace_lock
 from .refs import read_head, read_ref, remote_head, valid_branch
 from .report import SyncReport
 from .runner import TOO_LARGE_MESSAGE, Git, GitCommandFailed, GitResult, size_cap_hit
-from .urls import url_scheme
+from .urls import same_repository, shown_url, url_scheme
 
 IDENTITY = ("user.name=Hubclass", "user.email=hubclass@localhost")
 COMMIT_MESSAGE = "Hubclass: keep local changes before merging the course update"
@@ -57,11 +57,14 @@ def utcnow() -> datetime:
 class Unsafe(Exception):
     """A state the engine must not merge over; handled per policy."""
 
-    def __init__(self, code: str, message: str, head: str | None = None) -> None:
+    def __init__(
+        self, code: str, message: str, head: str | None = None, backup: bool = True
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.head = head
+        self.backup = backup  # False: never moved aside, even under the "backup" policy
 
 
 @dataclass
@@ -255,7 +258,26 @@ class WorkspaceSync:
                 f"The folder is on the branch {branch!r}, which does not track the course repo.",
                 status.head,
             )
+        self.check_origin(status.head)
         return status
+
+    def check_origin(self, head: str) -> None:
+        """Refuse a folder cloned from another repository: two assignments (of two courses,
+        maybe) given one target folder must not merge one course into the other's folder.
+        Not even under the "backup" policy: each would move the other's folder aside, at
+        every distribution."""
+        found = self.git.run("config", "--get", "remote.origin.url", ok=(0, 1)).text.strip()
+        if same_repository(found, self.req.url):
+            return
+        where = f"another repository ({shown_url(found)})" if found else "a repository of its own"
+        raise Unsafe(
+            "other_repository",
+            f"The folder {self.dest.name!r} holds {where}, not this assignment's "
+            f"({shown_url(self.req.url)}): two assignments deliver into one folder. Give one of "
+            "them another target folder.",
+            head,
+            backup=False,
+        )
 
     def check_index_lock(self) -> None:
         give_up = min(time.monotonic() + BUSY_WAIT_SECONDS, self.req.deadline - 1)
@@ -320,7 +342,7 @@ class WorkspaceSync:
     # -- policy --------------------------------------------------------------------------------
 
     def handle_unsafe(self, unsafe: Unsafe) -> SyncReport:
-        if self.req.policy != "backup":
+        if self.req.policy != "backup" or not unsafe.backup:
             return SyncReport.problem("needs_attention", unsafe.code, unsafe.message, unsafe.head)
         backup = self.backup_name()
         if not self.req.dry_run:

@@ -221,6 +221,23 @@ def test_a_repository_that_leads_into_the_data_dir_since_it_was_queued_is_refuse
     assert list((homes / student.name).iterdir()) == []
 
 
+def test_a_repository_over_a_limit_fails_its_deliveries_naming_the_setting_and_writes_nothing(
+    app, homes: Path, make_students, upstream
+):
+    (student,) = make_students(1)
+    make_home(homes, student)
+    assignment = assignment_for("limits", upstream, [student])
+    app.config["HUBCLASS_MAX_REPO_ENTRIES"] = 3  # the repository: 3 files in 1 folder
+    distribution = distribute(assignment, who=None)
+    db.session.commit()
+    with workers(app, 1):
+        eventually(lambda: states(distribution.id) == {"failed": 1}, "refused")
+    error = distribution_json(distribution)["deliveries"][0]["error"]
+    assert "more than 3 files and folders" in error
+    assert "raise HUBCLASS_MAX_REPO_ENTRIES (now 3)" in error
+    assert list((homes / student.name).iterdir()) == []
+
+
 def test_a_hub_admin_a_privileged_account_and_a_home_others_can_write_get_nothing_at_once(
     app, homes: Path, make_students, upstream
 ):
