@@ -156,7 +156,9 @@ class WorkspaceReset(WorkspaceSync):
         commit = self.course_commit()
         self.check_paths(commit)
         for path in self.paths:
-            if os.path.lexists(self.dest / path):  # gone (the student deleted it): just restored
+            # Gone (the student deleted it): just restored. The course's file as it was
+            # given: nothing of theirs to keep beside it.
+            if os.path.lexists(self.dest / path) and not self.as_given(commit, path):
                 self.rename_aside(path)
         self.checkout_paths(commit, self.paths)
         return SyncReport(
@@ -177,6 +179,18 @@ class WorkspaceReset(WorkspaceSync):
                     "fetched from the course repository's copy.",
                 ) from None
         return commit
+
+    def as_given(self, commit: str, path: str) -> bool:
+        """The student's file is the course's at ``commit``: same bytes, same mode."""
+        info = os.lstat(self.dest / path)
+        if not stat.S_ISREG(info.st_mode):
+            return False
+        ((entry,),) = [self.git.run("ls-tree", "-z", commit, "--", path).paths()]
+        mode, kind, blob = entry.split("\t", 1)[0].split(" ")
+        if kind != "blob" or mode != ("100755" if info.st_mode & 0o100 else "100644"):
+            return False
+        found = self.git.run("hash-object", "--no-filters", "--", str(self.dest / path))
+        return found.text.strip() == blob
 
     def check_paths(self, commit: str) -> None:
         """Refuse, before anything moves, a path that is not the course's or leads elsewhere."""
