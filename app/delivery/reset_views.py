@@ -50,7 +50,7 @@ def reset_context(assignment: Assignment, username: str) -> dict[str, Any]:
         commit, files = service.course_files(assignment, username)
     except service.DeliveryError as e:
         return {"reset_form": form, "reset_refused": e.message, "reset_action": action}
-    form.paths.choices = [(path, path) for path in files]
+    form.paths.choices = files  # plain values: each is its own label
     return {
         "reset_form": form,
         "reset_refused": None,
