@@ -41,8 +41,9 @@ OPERATIONS = {
 }
 assert set(OPERATIONS) == set(IN_PROGRESS)
 NOT_OURS = (
-    "The folder is not the assignment's: its origin is not the assignment's repository. "
-    "Hubclass resets only a folder it delivered; nothing was changed."
+    "The folder is not the assignment's: it is no git clone of the assignment's repository (its "
+    "origin is another one, or it has no .git). Hubclass resets only a folder it delivered; "
+    "nothing was changed."
 )
 
 
