@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -174,3 +175,27 @@ def test_a_folder_not_hubclasss_or_in_a_merge_is_refused_with_a_clear_message(
     assert words in (report.error_message or ""), report.error_message
     assert tree_bytes(dest) == before
     assert (dest / ".git").is_dir()
+
+
+def test_a_folder_reset_moves_it_aside_whole_and_a_deleted_workspace_is_cloned_again(
+    given, upstream: Upstream, mirrors: Path, student: Student, home: Path
+):
+    dest, first = given
+    student.write(dest / "week1" / "mine.py", "print('mine')\n")
+    student.write(dest / "week1" / "notes.ipynb", "my notes\n")
+    untouched = (dest / "week1" / "data.csv").read_bytes()
+
+    report = do_reset(upstream, mirrors, dest, first, ["week1"])
+    ((source, aside),) = report.renamed
+    assert source == "week1" and re.fullmatch(rf"week1__{STAMP}", aside), report
+    assert tree_bytes(dest / aside) == {
+        "mine.py": b"print('mine')\n", "notes.ipynb": b"my notes\n", "data.csv": untouched
+    }  # fmt: skip
+    assert sorted(p.name for p in (dest / "week1").iterdir()) == ["data.csv", "notes.ipynb"]
+    assert (dest / "week1" / "notes.ipynb").read_text().startswith("line 1\n")
+
+    # The student deleted the whole folder: a reset simply brings it back.
+    shutil.rmtree(dest)
+    report = do_reset(upstream, mirrors, dest, first, [])
+    assert (report.outcome, report.renamed, report.before) == ("reset", [], None), report
+    assert repo_git(dest, "rev-parse", "HEAD").strip() == first
