@@ -44,6 +44,7 @@ def create_app(config: dict | None = None) -> Flask:
     from .courses import api as courses_api
     from .courses import views as courses_views
     from .delivery import api as delivery_api
+    from .delivery import reset_views as delivery_reset_views
     from .ops import api as ops_api
     from .ops import views as ops_views
     from .roster import api as roster_api
@@ -54,6 +55,7 @@ def create_app(config: dict | None = None) -> Flask:
         activity_views.bp,
         roster_views.bp,
         assignments_views.bp,
+        delivery_reset_views.bp,
         ops_views.bp,
         auth_api.bp,
         courses_api.bp,

@@ -1,9 +1,12 @@
 """Delivery: distributing an assignment to students, one queued delivery per student.
 
-service.py (distribute: who is targeted; the progress JSON), homes.py (where a student's home is
-and whether it may be written into), worker.py (the queue handler: claim, sync as the student,
-record), pending.py (the periodic task: waiting deliveries whose home appeared, students who
-joined later), states.py, cli.py (`flask distribute`), api.py (/api/v1/.../distributions).
+service.py (distribute: who is targeted; reset: one student's files back to the course's
+version; the progress JSON), homes.py (where a student's home is and whether it may be written
+into), worker.py (the queue handler: claim, sync or reset as the student, record), pending.py
+(the periodic task: waiting deliveries whose home appeared, students who joined later),
+states.py, cli.py (`flask distribute`, `flask reset`), api.py (/api/v1/.../distributions,
+.../students/<username>/reset), reset_views.py + forms.py + templates/delivery/_reset.html (the
+reset form of a student's delivery page).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from flask import Flask
 from app import jobs
 
 from .pending import POLL_TASK, poll_pending
-from .service import DeliveryError, distribute, distribution_json, find_assignment
+from .service import DeliveryError, distribute, distribution_json, find_assignment, reset
 from .states import State
 from .worker import handle_batch
 
@@ -34,4 +37,5 @@ __all__ = [
     "distribution_json",
     "find_assignment",
     "init_app",
+    "reset",
 ]

@@ -82,6 +82,13 @@ class Source:
     connect_fd: Callable[[], int] | None = None
     full: ReadyPack | None = None  # what a depth-1 clone of ``expected`` needs
     step: ReadyPack | None = None  # the objects from ``step.base`` to ``expected``
+    # Fetch ``expected`` itself rather than the branch's tip: a reset puts back the commit the
+    # student was given, which the branch may have moved past since.
+    pinned: bool = False
+
+    def wanted(self, branch: str) -> str:
+        """What a clone fetches: the branch's tip, or the pinned commit."""
+        return self.expected if self.pinned and self.expected else f"refs/heads/{branch}"
 
     def connect(self) -> tuple[str, str, tuple[int, ...]]:
         """Return (fetch location, the one allowed protocol, descriptors to pass)."""
@@ -190,6 +197,7 @@ class WorkspaceSync:
         if status is None:
             return self.clone()
         try:
+            self.check_origin(status.head)
             return self.update(status)
         except Unsafe as unsafe:
             return self.handle_unsafe(unsafe)
@@ -258,7 +266,6 @@ class WorkspaceSync:
                 f"The folder is on the branch {branch!r}, which does not track the course repo.",
                 status.head,
             )
-        self.check_origin(status.head)
         return status
 
     def check_origin(self, head: str) -> None:
@@ -266,7 +273,7 @@ class WorkspaceSync:
         maybe) given one target folder must not merge one course into the other's folder.
         Not even under the "backup" policy: each would move the other's folder aside, at
         every distribution."""
-        found = self.git.run("config", "--get", "remote.origin.url", ok=(0, 1)).text.strip()
+        found = self.origin_url() or ""
         if same_repository(found, self.req.url):
             return
         where = f"another repository ({shown_url(found)})" if found else "a repository of its own"
@@ -278,6 +285,21 @@ class WorkspaceSync:
             head,
             backup=False,
         )
+
+    def origin_url(self) -> str | None:
+        """The URL of the folder's origin remote, or None."""
+        # --file reads that one file, includes not followed: the origin the folder was cloned
+        # from, as Hubclass (or an nbgitpuller link of the same repository) wrote it.
+        found = Git(self.req.deadline).run(
+            "config",
+            "--file",
+            str(self.git_dir / "config"),
+            "--get",
+            "remote.origin.url",
+            cwd="/",
+            ok=(0, 1, 2),
+        )
+        return found.text.strip() if found.returncode == 0 else None
 
     def check_index_lock(self) -> None:
         give_up = min(time.monotonic() + BUSY_WAIT_SECONDS, self.req.deadline - 1)
@@ -435,7 +457,7 @@ class WorkspaceSync:
                 # A dry run only lists the files: the latest commit is enough.
                 depth = 1 if self.req.dry_run else self.req.depth
                 options = [f"--depth={depth}"] if depth else []
-                self.fetch_refspec(git, f"refs/heads/{self.branch}:{remote}", *options)
+                self.fetch_refspec(git, f"{self.source.wanted(self.branch)}:{remote}", *options)
             if self.req.dry_run:
                 listing = git.run("ls-tree", "-r", "-z", "--name-only", remote, "--")
                 return SyncReport("cloned", updated=self.visible(listing.paths()))
@@ -982,10 +1004,15 @@ def sync_workspace(
         return SyncReport.problem(
             "failed", "path_invalid", "The sub-folder must be plain names separated by '/'."
         )
+    return in_workspace(request, WorkspaceSync(request, source, now).run)
+
+
+def in_workspace(request: Request, work: Callable[[], SyncReport]) -> SyncReport:
+    """Run ``work`` holding the workspace lock; every problem becomes a report, never a raise."""
     try:
         wait = min(BUSY_WAIT_SECONDS, max(request.deadline - time.monotonic() - 1, 0))
         with workspace_lock(request.dest, wait):
-            return WorkspaceSync(request, source, now).run()
+            return work()
     except GitSyncError as exc:
         return SyncReport.problem(
             "failed", exc.code, exc.message, read_head(request.dest / ".git")[1]
