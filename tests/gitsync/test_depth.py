@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from app.gitsync import ensure_mirror, reset
 from tests.gitsync.conftest import commits, repo_git
 
 
@@ -79,3 +80,28 @@ def test_a_depth_that_is_no_whole_number_is_refused(home, upstream, do_sync):
         report = do_sync(home / "course", depth=depth)
         assert (report.outcome, report.error_code) == ("failed", "depth_invalid"), depth
     assert not (home / "course").exists()
+
+
+def test_a_reset_of_the_whole_folder_clones_the_history_asked_for(
+    home, five_commits, do_sync, mirrors
+):
+    dest = home / "course"
+    do_sync(dest, depth=None)
+    given = repo_git(dest, "rev-parse", "HEAD").strip()
+    five_commits.commit({"README.md": "# Course, release 6\n"}, "release 6")
+
+    report = reset(
+        five_commits.url,
+        dest,
+        commit=given,
+        paths=[],
+        branch="main",
+        mirror=ensure_mirror(five_commits.url, "main", mirrors, timeout=30),
+        allowed_prefixes=["file:///"],
+        timeout=60,
+        depth=None,
+    )
+
+    assert report.outcome == "reset", report
+    assert repo_git(dest, "rev-parse", "HEAD").strip() == given  # what the student was given
+    assert commits(dest) == 5 and not _shallow(dest)
