@@ -116,7 +116,10 @@ def refresh_mirror(url: str, branch: str | None) -> Mirror:
     check_repo_url(url)
     config = current_app.config
     timeout = float(config["HUBCLASS_DELIVERY_TIMEOUT_SECONDS"])
-    path = ensure_mirror(url, branch, mirrors_dir(), timeout=timeout)
+    # A root worker beside a web process run as the service account fetches as that account:
+    # the mirror stays theirs, and the web reads it for "only those behind".
+    account = config.get("DATA_DIR_OWNER")
+    path = ensure_mirror(url, branch, mirrors_dir(), timeout=timeout, account=account)
     name = branch or mirror_branch(path) or ""
     return Mirror(path, name, mirror_commit(path, name))
 
