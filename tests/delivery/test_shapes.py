@@ -30,6 +30,7 @@ from demo.launch import free_port, python_for_everyone
 from tests.conftest import REPO, _migrated, real_hub_env
 from tests.delivery.kit import assignment_for, eventually, make_homes, owners, states
 from tests.gitsync.conftest import Student, Upstream, _make_user, _remove_user, repo_git
+from tests.hubusers import api
 
 pytestmark = [pytest.mark.hub, pytest.mark.root]
 
@@ -136,6 +137,8 @@ def test_an_unprivileged_web_leaves_deliveries_queued_for_the_root_worker_sharin
             assert set(db.session.scalars(select(Delivery.attempts))) == {0}
             said = _flask_as(svc, env, "status", "shapes")
             assert said.returncode == 0 and NEEDS_ROOT in said.stderr, said.stderr
+            status = api(hub).get(f"http://127.0.0.1:{port}/services/hubclass/api/v1/status")
+            assert status.json()["elsewhere"] == {"deliveries": NEEDS_ROOT}  # the status page's
 
             worker = subprocess.Popen(
                 [sys.executable, "-m", "flask", "--app", "wsgi", "worker"],
