@@ -244,6 +244,7 @@ def reset_files(job: Job, context: Context, home: homes.Home) -> Result:
         path=job.subpath,
         mirror=mirror.path,
         owner=home.uid,
+        mirror_account=context.mirror_account,
         **context.engine_options(),
     )
     return from_report(report, job.given)

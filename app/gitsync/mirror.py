@@ -76,9 +76,17 @@ def find_mirror(url: str, branch: str | None, mirrors_dir: Path | str) -> list[P
     return found
 
 
-def tree_files(mirror: Path, commit: str, subpath: str | None, *, timeout: float) -> list[str]:
-    """The files of ``commit`` (under ``subpath``), read from the mirror; [] if it lacks it."""
-    git = Git(time.monotonic() + timeout, git_dir=mirror)
+def tree_files(
+    mirror: Path,
+    commit: str,
+    subpath: str | None,
+    *,
+    timeout: float,
+    account: tuple[int, int] | None = None,
+) -> list[str]:
+    """The files of ``commit`` (under ``subpath``), read from the mirror; [] if it lacks it.
+    ``account``: the mirror's owner when root asks for it: git runs as them."""
+    git = Git(time.monotonic() + timeout, git_dir=mirror, user=account)
     if git.run("cat-file", "-e", f"{commit}^{{tree}}", ok=(0, 1, 128)).returncode != 0:
         return []
     under = [subpath] if subpath else []

@@ -126,6 +126,7 @@ def reset(
     timeout: float = DEFAULT_TIMEOUT,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     owner: int | None = None,
+    mirror_account: tuple[int, int] | None = None,
 ) -> SyncReport:
     """Put the course's version at ``commit`` back into ``paths`` of the workspace ``dest``
     (``[]``: the whole folder), as the owner of ``dest``'s parent; the student's copy is moved
@@ -133,6 +134,7 @@ def reset(
 
     ``commit`` is the one the student was given; ``mirror`` (of ``url``'s ``branch``) must have
     it on that branch. ``path`` is the assignment's sub-folder: only paths under it are reset.
+    ``mirror_account``: as for ``sync``.
     """
     try:
         target = _target(url, dest, branch, path, allowed_prefixes)
@@ -157,5 +159,6 @@ def reset(
         "timeout": timeout,
         "max_file_bytes": max_file_bytes,
         "owner": owner,
+        "mirror_account": list(mirror_account) if mirror_account else None,
     }
     return _run(request, "reset")
