@@ -163,6 +163,18 @@ def test_an_unprivileged_web_leaves_deliveries_queued_for_the_root_worker_sharin
             for student in students:
                 head = repo_git(homes / student.name / "hw1", "rev-parse", "HEAD").strip()
                 assert head == released
+
+            # A reset asked for by the web's side: the root worker finds the commit in the
+            # mirror as the service account, and puts the course's file back as the student.
+            notes = homes / students[0].name / "hw1" / "week1" / "notes.ipynb"
+            students[0].run("sh", "-c", f"echo mine > {notes}")
+            asked = _flask_as(
+                svc, env, "reset", "shapes", "hw1", students[0].name, "--path", "week1", "--json"
+            )
+            assert asked.returncode == 0, asked.stderr
+            reset = json.loads(asked.stdout)["distribution"]
+            eventually(lambda: states(reset) == {"done": 1}, "the root worker reset it")
+            assert notes.read_text() == "1\n2\n"
             assert _up(port)
         finally:
             if worker is not None:
