@@ -210,7 +210,9 @@ def sync_folder(job: Job, context: Context, home: homes.Home) -> Result:
     if isinstance(mirror, GitSyncError):
         return Result(State.FAILED, "failed", error=mirror.message)
     # What the engine will bring: it reads the same ref when it starts. A newer distribution
-    # may move it in between; then the student gets newer still, and is not "behind".
+    # may move it in between; then the student gets newer still, and is not "behind". (Root
+    # reads this one ref file even in a service account's mirror: read_ref keeps nothing but
+    # an object id from it.)
     commit = mirror_commit(mirror.path, mirror.branch)
     folder = home.path / job.target
     report = sync(
