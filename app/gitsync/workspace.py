@@ -74,6 +74,7 @@ def sync(
     timeout: float = DEFAULT_TIMEOUT,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     owner: int | None = None,
+    mirror_account: tuple[int, int] | None = None,
 ) -> SyncReport:
     """Sync the workspace ``dest`` from ``url`` as the owner of ``dest``'s parent; never raises
     for a workspace problem: every outcome, refusals included, comes back as a report.
@@ -84,6 +85,8 @@ def sync(
     ``<dest>_backup_<timestamp>`` and clone fresh). ``timeout`` bounds the whole sync.
     ``owner``: the uid the caller checked the parent belongs to; a parent that belongs to anyone
     else when the sync starts (swapped in between) is refused, so the sync never runs as them.
+    ``mirror_account``: the (uid, gid) that owns the mirror, when root syncs for a service
+    account: the mirror is read and served as that account (see ``asuser``).
     """
     policy = policy.replace("-", "_")
     try:
@@ -105,6 +108,7 @@ def sync(
         "timeout": timeout,
         "max_file_bytes": max_file_bytes,
         "owner": owner,
+        "mirror_account": list(mirror_account) if mirror_account else None,
     }
     return _run(request, "sync")
 
@@ -122,6 +126,7 @@ def reset(
     timeout: float = DEFAULT_TIMEOUT,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     owner: int | None = None,
+    mirror_account: tuple[int, int] | None = None,
 ) -> SyncReport:
     """Put the course's version at ``commit`` back into ``paths`` of the workspace ``dest``
     (``[]``: the whole folder), as the owner of ``dest``'s parent; the student's copy is moved
@@ -129,6 +134,7 @@ def reset(
 
     ``commit`` is the one the student was given; ``mirror`` (of ``url``'s ``branch``) must have
     it on that branch. ``path`` is the assignment's sub-folder: only paths under it are reset.
+    ``mirror_account``: as for ``sync``.
     """
     try:
         target = _target(url, dest, branch, path, allowed_prefixes)
@@ -153,5 +159,6 @@ def reset(
         "timeout": timeout,
         "max_file_bytes": max_file_bytes,
         "owner": owner,
+        "mirror_account": list(mirror_account) if mirror_account else None,
     }
     return _run(request, "reset")
