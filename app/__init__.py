@@ -23,7 +23,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(from_env() if config is None else config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # Before SQLAlchemy's first connection could create the file with SQLite's default 0644.
-    ensure_private_sqlite_file(app.config["SQLALCHEMY_DATABASE_URI"])
+    ensure_private_sqlite_file(
+        app.config["SQLALCHEMY_DATABASE_URI"], app.config.get("DATA_DIR_OWNER")
+    )
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)

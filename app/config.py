@@ -92,12 +92,39 @@ def _positive(env: Mapping[str, str], name: str, kind: type[int] | type[float]) 
     return number
 
 
-def ensure_private_data_dir(path: Path) -> None:
+# The uid and gid of the service account whose data dir a root worker uses (see
+# HUBCLASS_SERVICE_USER), or None: the data dir is the running user's own.
+DataOwner = tuple[int, int] | None
+
+
+def service_account(name: str) -> DataOwner:
+    """The account HUBCLASS_SERVICE_USER names, when this process is root; None otherwise.
+
+    Only root acts for another account: a process run as the service account itself (the web)
+    owns the data dir already, and any other account must not use it at all.
+    """
+    if not name or os.geteuid() != 0:
+        return None
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError:
+        raise ConfigError(
+            f"HUBCLASS_SERVICE_USER is {name!r}, and there is no such account on this machine."
+        ) from None
+    if entry.pw_uid == 0:
+        raise ConfigError(
+            "HUBCLASS_SERVICE_USER names root: leave it empty when Hubclass runs as root alone."
+        )
+    return entry.pw_uid, entry.pw_gid
+
+
+def ensure_private_data_dir(path: Path, owner: DataOwner = None) -> None:
     """Make the data dir 0700, or refuse an existing one that others may read or enter.
 
     It holds every roster (the SQLite database) and the session key. An existing directory is
     never chmodded here: if it was open, the admin should know, and decide what to do about
-    what others may have read or put there.
+    what others may have read or put there. `owner`: the service account a root worker shares
+    the data dir with (it must be theirs, and a new one is made theirs).
     """
     try:
         path.mkdir(parents=True, mode=0o700)
@@ -105,17 +132,27 @@ def ensure_private_data_dir(path: Path) -> None:
         pass
     else:
         path.chmod(0o700)  # mkdir's mode passes through the umask; make it exact
+        if owner:
+            os.chown(path, *owner, follow_symlinks=False)
         return
     info = path.stat()
     where = f"The data dir {path} (HUBCLASS_DATA_DIR)"
     if not stat.S_ISDIR(info.st_mode):
         raise ConfigError(f"{where} is not a directory.")
-    if info.st_uid != os.geteuid():
+    expected = owner[0] if owner else os.geteuid()
+    if info.st_uid != expected:
         # Its owner could swap the database or the session key whatever the mode says.
-        owner, me = _user_name(info.st_uid), _user_name(os.geteuid())
+        found, me = _user_name(info.st_uid), _user_name(expected)
+        runs = "HUBCLASS_SERVICE_USER names" if owner else "runs Hubclass"
+        hint = ""
+        if not owner and os.geteuid() == 0:
+            hint = (
+                f" (or, for a root worker beside a web process run as {found}: "
+                f"HUBCLASS_SERVICE_USER={found})"
+            )
         raise ConfigError(
-            f"{where} belongs to {owner}, not to {me} who runs Hubclass. "
-            f"Fix it with: chown {me} {path} && chmod 700 {path}"
+            f"{where} belongs to {found}, not to {me} who {runs}. "
+            f"Fix it with: chown {me} {path} && chmod 700 {path}{hint}"
         )
     if info.st_mode & 0o077:
         raise ConfigError(
@@ -124,12 +161,21 @@ def ensure_private_data_dir(path: Path) -> None:
         )
 
 
-def ensure_private_sqlite_file(database_url: str) -> None:
+def _give(fd: int, owner: DataOwner) -> None:
+    """Give a file root just made in the service account's data dir to that account, so the
+    web process (run as it) can read and write it too."""
+    if owner:
+        os.fchown(fd, *owner)
+
+
+def ensure_private_sqlite_file(database_url: str, owner: DataOwner = None) -> None:
     """Create the SQLite database file 0600 before SQLite does, or make an existing one 0600.
 
     SQLite creates a database with 0644 (less the umask), and its -wal, -shm and -journal files
     with the database file's own mode: a private database file keeps all of them private,
     without touching the process umask (the git sync's student processes set their own).
+    Run as root for the service account (`owner`), SQLite gives the -wal and -shm files it
+    makes to the database file's owner itself (os_unix.c, robustFchown): so the file is theirs.
     """
     url = make_url(database_url)
     # A URI filename ("file:...") or an in-memory database is not a plain path to protect.
@@ -143,6 +189,7 @@ def ensure_private_sqlite_file(database_url: str) -> None:
         _make_private(path, *(Path(f"{path}{suffix}") for suffix in ("-wal", "-shm", "-journal")))
     else:
         os.fchmod(fd, 0o600)  # the umask may have cut 0600 further, e.g. to a read-only 0400
+        _give(fd, owner)
         os.close(fd)  # an empty file is a new, empty database to SQLite
 
 
@@ -157,7 +204,7 @@ def _make_private(*paths: Path) -> None:
             log.warning("Made %s private: its mode was %o, readable by other users", path, mode)
 
 
-def load_secret_key(data_dir: Path) -> str:
+def load_secret_key(data_dir: Path, owner: DataOwner = None) -> str:
     """Read the session key from the data dir, creating it once (0600) so restarts keep sessions."""
     path = data_dir / "secret_key"
     try:
@@ -171,6 +218,7 @@ def load_secret_key(data_dir: Path) -> str:
             ) from None
         return key
     key = secrets.token_hex(32)
+    _give(fd, owner)
     with os.fdopen(fd, "w") as f:
         f.write(key + "\n")
     return key
@@ -191,12 +239,13 @@ def from_env(env: Mapping[str, str] | None = None) -> dict:
     public_url = read(env, "JUPYTERHUB_PUBLIC_URL")
 
     data_dir = Path(read(env, "HUBCLASS_DATA_DIR")).resolve()
-    ensure_private_data_dir(data_dir)
+    owner = service_account(read(env, "HUBCLASS_SERVICE_USER"))
+    ensure_private_data_dir(data_dir, owner)
     database_url = read(env, "HUBCLASS_DATABASE_URL") or f"sqlite:///{data_dir / 'hubclass.sqlite'}"
     if database_url.startswith("postgresql://"):
         # SQLAlchemy's bare postgresql:// means psycopg2; we ship psycopg 3.
         database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
-    secret_key = read(env, "HUBCLASS_SECRET_KEY") or load_secret_key(data_dir)
+    secret_key = read(env, "HUBCLASS_SECRET_KEY") or load_secret_key(data_dir, owner)
 
     return {
         "SECRET_KEY": secret_key,
@@ -221,6 +270,9 @@ def from_env(env: Mapping[str, str] | None = None) -> dict:
         or f"{prefix}oauth_callback",
         "HUB_AUTH_CACHE_SECONDS": int(read(env, "HUBCLASS_AUTH_CACHE_SECONDS")),
         "HUBCLASS_DATA_DIR": str(data_dir),
+        "HUBCLASS_SERVICE_USER": read(env, "HUBCLASS_SERVICE_USER"),
+        # Root working in the service account's data dir: what it makes there is theirs.
+        "DATA_DIR_OWNER": owner,
         "HUBCLASS_INSTRUCTOR_GROUPS": _split_list(read(env, "HUBCLASS_INSTRUCTOR_GROUPS")),
         "HUBCLASS_ALLOWED_REPO_URLS": _split_list(read(env, "HUBCLASS_ALLOWED_REPO_URLS")),
         # None: the built-in pattern (app/roster/usernames.py).

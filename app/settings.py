@@ -109,6 +109,14 @@ SETTINGS = (
         shown=True,
     ),
     Setting(
+        "HUBCLASS_SERVICE_USER",
+        "HUBCLASS_SERVICE_USER",
+        "for a `flask --app wsgi worker` run as root beside a web process run as this account: "
+        "the data dir is that account's, and root does its work there as that account",
+        default_words="none",
+        shown=True,
+    ),
+    Setting(
         "HUBCLASS_DATABASE_URL",
         "SQLALCHEMY_DATABASE_URI",
         "e.g. `postgresql://user:pw@host/db`",

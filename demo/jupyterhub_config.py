@@ -1,6 +1,6 @@
 # JupyterHub config for the demo (`make demo`) and the test suite: a real Hub on 127.0.0.1 with
 # Hubclass as its managed service. Everything that differs between runs comes from HUBCLASS_HUB_*
-# environment variables, set by demo/run.py or tests/hubfixture.py.
+# environment variables, set by demo/run.py or tests/conftest.py (through demo/launch.py).
 # ruff: noqa: F821 - `c` and `get_config` are given by JupyterHub when it loads this file
 import os
 import sys
@@ -39,11 +39,25 @@ c.Authenticator.allow_existing_users = True
 c.JupyterHub.load_groups = {"instructors": {"users": ["instructor"]}}
 
 # --- students' servers ----------------------------------------------------------------------------
-c.JupyterHub.spawner_class = "simple"  # SimpleLocalProcessSpawner: no system users needed
-c.SimpleLocalProcessSpawner.home_dir_template = str(state / "homes" / "{username}")
-c.Spawner.cmd = [str(venv_bin / "jupyterhub-singleuser")]
-if os.getuid() == 0:
-    c.Spawner.args = ["--allow-root"]  # as root, user servers exit without it
+if os.environ.get("HUBCLASS_HUB_SPAWNER") == "accounts":
+    # Each student's own system account and a home it owns, made at the first start (the demo
+    # as root, and the tests that ask for it): what Hubclass needs to deliver into homes.
+    sys.path.insert(0, str(repo))
+    from demo.accounts import StudentAccountSpawner
+    from demo.launch import python_for_everyone
+
+    c.JupyterHub.spawner_class = StudentAccountSpawner
+    c.StudentAccountSpawner.home_template = os.environ["HUBCLASS_HOME_TEMPLATE"]
+    c.StudentAccountSpawner.required_mark = os.environ.get("HUBCLASS_HUB_ACCOUNT_MARK", "")
+    python, python_env = python_for_everyone()
+    c.Spawner.cmd = [*python, "-m", "jupyterhub.singleuser"]
+    c.Spawner.environment = python_env
+else:
+    c.JupyterHub.spawner_class = "simple"  # SimpleLocalProcessSpawner: no system users needed
+    c.SimpleLocalProcessSpawner.home_dir_template = str(state / "homes" / "{username}")
+    c.Spawner.cmd = [str(venv_bin / "jupyterhub-singleuser")]
+    if os.getuid() == 0:
+        c.Spawner.args = ["--allow-root"]  # as root, user servers exit without it
 c.Spawner.http_timeout = 60
 c.Spawner.start_timeout = 60
 
@@ -60,6 +74,7 @@ for name in (
     "HUBCLASS_AUTH_CACHE_SECONDS",
     "HUBCLASS_POLL_SECONDS",
     "HUBCLASS_WORKERS",
+    "HUBCLASS_HOME_TEMPLATE",
 ):
     if os.environ.get(name):
         service_env[name] = os.environ[name]

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import sysconfig
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,30 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = REPO / "demo" / "jupyterhub_config.py"
 VENV_BIN = Path(sys.executable).parent
+
+
+def _open_to_everyone(path: Path) -> bool:
+    """Every account may run `path`: it and each folder above it are open to others (o+x)."""
+    return all(os.stat(part).st_mode & 0o001 for part in (path, *path.parents))
+
+
+def python_for_everyone() -> tuple[list[str], dict[str, str]]:
+    """How an unprivileged account runs this venv's Python: (argv prefix, extra environment).
+
+    The venv's interpreter may sit where only root may read (a pyenv under /root): then the
+    system's Python of the same version runs the venv's packages (the same ABI), on PYTHONPATH.
+    """
+    real = Path(sys.executable).resolve()
+    if _open_to_everyone(real):
+        return [sys.executable], {}
+    system = Path(f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}")
+    if not system.exists():
+        raise RuntimeError(
+            f"{real} cannot be run by other accounts, and there is no {system}: make the venv "
+            "with a Python every account can run (e.g. the system's python3)."
+        )
+    packages = sysconfig.get_paths()["purelib"]
+    return [str(system)], {"PYTHONPATH": f"{packages}{os.pathsep}{REPO}"}
 
 
 def free_port() -> int:

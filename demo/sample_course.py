@@ -89,6 +89,10 @@ def make_course_repo(bare: Path) -> Path:
     return bare
 
 
+# The Hub users the sample roster makes (email local parts), and the sample assignment.
+SAMPLE_STUDENTS = ["ada", "grace", "alan", "emmy"]
+SAMPLE_ASSIGNMENT = {"slug": "hw1", "title": "Homework 1", "path": "assignments/hw1"}
+
 # A Canvas gradebook export, as instructors download it.
 SAMPLE_ROSTER = """\ufeffStudent,ID,SIS User ID,SIS Login ID,Section,Homework 1 (101),Current Score
     Points Possible,,,,,10,

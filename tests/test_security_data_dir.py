@@ -9,6 +9,7 @@ files 0600, and start-up refuses a data dir that others can read or enter, sayin
 from __future__ import annotations
 
 import os
+import pwd
 import sqlite3
 import stat
 from pathlib import Path
@@ -101,7 +102,38 @@ def test_a_data_dir_owned_by_someone_else_stops_start_up(tmp_path):
     message = str(caught.value)
     assert "HUBCLASS_DATA_DIR" in message
     assert f"chown root {data}" in message
+    # ...unless it is the web's, and this is the root worker beside it: the message says how.
+    assert "HUBCLASS_SERVICE_USER=nobody" in message
     assert list(data.iterdir()) == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act for another account")
+def test_a_root_worker_shares_the_service_accounts_data_dir_and_what_it_makes_there_is_theirs(
+    tmp_path,
+):
+    nobody = pwd.getpwnam("nobody")
+    data = tmp_path / "data"
+    env = hub_env(HUBCLASS_DATA_DIR=str(data), HUBCLASS_SERVICE_USER="nobody", HUBCLASS_WORKERS="0")
+    app = create_app(from_env(env))  # a fresh data dir: made, and made the account's
+    with app.app_context():
+        upgrade()
+        db.session.remove()
+        db.engine.dispose()
+    made = {path.name: (path.stat().st_uid, mode(path)) for path in [data, *data.iterdir()]}
+    mine = nobody.pw_uid
+    assert made == {
+        "data": (mine, 0o700),
+        "secret_key": (mine, 0o600),
+        "hubclass.sqlite": (mine, 0o600),
+    }
+
+    os.chown(data, 0, 0)  # root's own data dir: the web, run as the account, could not use it
+    with pytest.raises(ConfigError) as caught:
+        from_env(env)
+    assert "belongs to root, not to nobody who HUBCLASS_SERVICE_USER names" in str(caught.value)
+    assert f"chown nobody {data}" in str(caught.value)
+    with pytest.raises(ConfigError, match="no such account"):
+        from_env({**env, "HUBCLASS_SERVICE_USER": "hc-no-such-account"})
 
 
 def test_an_existing_database_others_can_read_is_made_private_at_start(

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 
 import click
+from flask import current_app
 
 from app import courses
 from app.cli import fail
 from app.hub import HubError, hub_client
+from app.jobs import registry
 
 from . import students as dashboard
 from .poller import poll_once
@@ -24,6 +26,8 @@ def status_command(course: str, as_json: bool) -> None:
     except courses.CourseError as e:
         fail(e.message)
     rows = dashboard.students(found)
+    for why in registry(current_app).elsewhere.values():
+        click.echo(why, err=True)  # e.g. deliveries need a root worker; not in the JSON
     if as_json:
         click.echo(json.dumps({"course": found.slug, "students": [r.to_json() for r in rows]}))
         return

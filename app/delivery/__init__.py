@@ -15,17 +15,24 @@ from flask import Flask
 
 from app import jobs
 
+from .homes import can_become_students
 from .pending import POLL_TASK, poll_pending
 from .service import DeliveryError, distribute, distribution_json, find_assignment, reset
 from .states import State
-from .worker import handle_batch
+from .worker import NEEDS_ROOT, handle_batch
 
 QUEUE_NAME = "deliveries"
 
 
 def init_app(app: Flask) -> None:
-    """Register the delivery queue and its periodic task with the app's workers."""
+    """Register the delivery queue and its periodic task with the app's workers, in a process
+    that can become the students; elsewhere say who runs them instead."""
     work = jobs.registry(app)
+    if not can_become_students():
+        # A process that cannot become each student could only fail every delivery it
+        # claimed: the deliveries stay queued for a root `flask --app wsgi worker`.
+        work.leave_to_others(QUEUE_NAME, NEEDS_ROOT)
+        return
     work.register_queue(QUEUE_NAME, handle_batch)
     work.register_periodic(POLL_TASK, float(app.config["HUBCLASS_POLL_SECONDS"]), poll_pending)
 

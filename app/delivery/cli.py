@@ -15,7 +15,8 @@ from app.extensions import db
 from app.jobs.runner import worker_name
 
 from . import service
-from .worker import work_until_finished
+from .homes import can_become_students
+from .worker import NEEDS_ROOT, work_until_finished
 
 
 @click.command("distribute")
@@ -25,7 +26,11 @@ from .worker import work_until_finished
 @click.option("--users", default=None, help="Only these students (comma-separated usernames).")
 @click.option("--only-behind", is_flag=True, help="Only students without the latest commit.")
 @click.option("--retry-failed", is_flag=True, help="Only students whose last delivery failed.")
-@click.option("--wait", is_flag=True, help="Run them here too; return when none is left to run.")
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="Run them here too (as root); return when none is left to run.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def distribute_command(
     course: str,
@@ -66,10 +71,14 @@ def distribute_command(
 
 
 def _committed(distribution_id: int, wait: bool) -> dict[str, Any]:
-    """Commit what was queued; with `wait`, run it here too; return its progress JSON."""
+    """Commit what was queued; with `wait`, run it here too (as root; otherwise wait for the
+    root worker); return its progress JSON."""
     db.session.commit()
+    here = can_become_students()
+    if not here:
+        click.echo(NEEDS_ROOT + (" Waiting for it." if wait else ""), err=True)
     if wait:
-        work_until_finished(distribution_id, worker_name(0))
+        work_until_finished(distribution_id, worker_name(0), run_here=here)
     db.session.expire_all()  # read what the workers wrote
     return service.distribution_json(service.get_distribution(distribution_id))
 

@@ -123,12 +123,16 @@ def refresh_mirror(url: str, branch: str | None) -> Mirror:
     check_repo_url(url)
     config = current_app.config
     timeout = float(config["HUBCLASS_DELIVERY_TIMEOUT_SECONDS"])
+    # A root worker beside a web process run as the service account fetches as that account:
+    # the mirror stays theirs, and the web reads it for "only those behind".
+    account = config.get("DATA_DIR_OWNER")
     try:
         path = ensure_mirror(
             url,
             branch,
             mirrors_dir(),
             timeout=timeout,
+            account=account,
             max_tree_bytes=config["HUBCLASS_MAX_REPO_BYTES"],
             max_tree_entries=config["HUBCLASS_MAX_REPO_ENTRIES"],
         )
@@ -453,10 +457,11 @@ def reset(
 
 def mirror_with(url: str, branch: str | None, commit: str) -> Mirror | None:
     """A mirror already here whose branch has `commit`, found without the network."""
+    account = current_app.config.get("DATA_DIR_OWNER")  # git runs as the mirrors' owner
     for path in find_mirror(url, branch, mirrors_dir()):
         name = mirror_branch(path) or ""
         try:
-            has = mirror_has(path, name, commit, time.monotonic() + LIST_SECONDS)
+            has = mirror_has(path, name, commit, time.monotonic() + LIST_SECONDS, account)
         except GitSyncError:
             has = False
         if has:
@@ -471,7 +476,13 @@ def course_files(assignment: Assignment, username: str) -> tuple[str, list[str]]
     commit = given_to(assignment, username)
     for path in find_mirror(assignment.repo_url, assignment.branch, mirrors_dir()):
         try:
-            files = tree_files(path, commit, assignment.subpath, timeout=LIST_SECONDS)
+            files = tree_files(
+                path,
+                commit,
+                assignment.subpath,
+                timeout=LIST_SECONDS,
+                account=current_app.config.get("DATA_DIR_OWNER"),
+            )
         except GitSyncError:
             continue
         if files:

@@ -58,6 +58,11 @@ SYNC_BUSY = (
     "Another git operation held the folder (the student's own, or nbgitpuller) all the while "
     "the delivery waited: nothing was changed. Distribute again once it is free."
 )
+NEEDS_ROOT = (
+    "Deliveries need a `flask --app wsgi worker` running as root: this process is not root, "
+    "so it cannot become each student to write into their home, and leaves the deliveries "
+    "queued for that worker (see docs/deploy.md)."
+)
 HUB_ADMIN = (
     "Hub admins get no deliveries into their home: their account can act for everyone (on TLJH "
     "it is root through sudo), so what a course delivers could run with that power. Take them "
@@ -94,6 +99,9 @@ class Context:
     home_template: str
     allowed_prefixes: list[str]
     timeout: float
+    # The service account whose data dir holds the mirrors, when this root process works for
+    # it (HUBCLASS_SERVICE_USER); None: the mirrors are this process's own.
+    mirror_account: tuple[int, int] | None = None
 
     def engine_options(self) -> dict[str, Any]:
         """What every sync of the engine is given."""
@@ -105,6 +113,7 @@ class Context:
             home_template=config["HUBCLASS_HOME_TEMPLATE"],
             allowed_prefixes=list(config["HUBCLASS_ALLOWED_REPO_URLS"]),
             timeout=float(config["HUBCLASS_DELIVERY_TIMEOUT_SECONDS"]),
+            mirror_account=config.get("DATA_DIR_OWNER"),
         )
 
 
@@ -201,7 +210,9 @@ def sync_folder(job: Job, context: Context, home: homes.Home) -> Result:
     if isinstance(mirror, GitSyncError):
         return Result(State.FAILED, "failed", error=mirror.message)
     # What the engine will bring: it reads the same ref when it starts. A newer distribution
-    # may move it in between; then the student gets newer still, and is not "behind".
+    # may move it in between; then the student gets newer still, and is not "behind". (Root
+    # reads this one ref file even in a service account's mirror: read_ref keeps nothing but
+    # an object id from it.)
     commit = mirror_commit(mirror.path, mirror.branch)
     folder = home.path / job.target
     report = sync(
@@ -213,6 +224,7 @@ def sync_folder(job: Job, context: Context, home: homes.Home) -> Result:
         mirror=mirror.path,
         owner=home.uid,
         depth=job.depth,
+        mirror_account=context.mirror_account,
         **context.engine_options(),
     )
     return from_report(report, commit)
@@ -236,6 +248,7 @@ def reset_files(job: Job, context: Context, home: homes.Home) -> Result:
         mirror=mirror.path,
         owner=home.uid,
         depth=job.depth,
+        mirror_account=context.mirror_account,
         **context.engine_options(),
     )
     return from_report(report, job.given)
@@ -462,11 +475,12 @@ def handle_batch(holder: str, perform: Perform = deliver) -> int:
     return ran
 
 
-def work_until_finished(distribution_id: int, holder: str) -> None:
+def work_until_finished(distribution_id: int, holder: str, *, run_here: bool = True) -> None:
     """Work through the queue in this process until none of the distribution's deliveries is
-    queued or running (other workers may run some of them meanwhile)."""
+    queued or running (other workers may run some of them meanwhile). `run_here` False: only
+    wait for the other workers (a process that is not root can run none of them)."""
     while True:
-        ran = handle_batch(holder)
+        ran = handle_batch(holder) if run_here else 0
         left = service.unfinished(distribution_id)
         db.session.commit()
         if not left:

@@ -10,6 +10,12 @@ gitfile in their ``.git`` can reach nothing the student could not reach already.
 Before dropping, and only when a mirror is used, the process forks a small helper that keeps the
 service's identity and, on request, starts ``git upload-pack`` on the mirror connected to a fresh
 socket (``MirrorChannel``); the student's git fetches through ``fd::N`` from that socket.
+
+When root works for a service account whose data dir holds the mirrors (a root worker beside a
+web process run as that account), everything that touches a mirror happens as that account: the
+mirror's fetch (``fetch_mirror``, a request of its own), the reads of its refs and ready packs,
+and the helper. Root never runs git in, nor reads by path from, a folder another account
+controls (git itself refuses such a repository to root: "dubious ownership").
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ import socket
 import stat
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +36,7 @@ from .engine import ReadyPack, Request, Source, sync_workspace
 from .errors import GitSyncError
 from .mirror import (
     DEFAULT_MAX_FILE_BYTES,
+    ensure_mirror,
     mirror_branch,
     mirror_commit,
     mirror_has,
@@ -39,6 +48,10 @@ from .reset import reset_workspace
 from .runner import Git, hardened_env
 
 STUDENT_UMASK = 0o022
+# What the service account makes in its data dir (mirrors) is its own alone.
+SERVICE_UMASK = 0o077
+# (uid, gid) of an account to act as.
+Account = tuple[int, int]
 
 
 def owner_of(dest: Path) -> tuple[int, int]:
@@ -80,19 +93,50 @@ def become(uid: int, gid: int) -> None:
         raise GitSyncError("privilege_drop_failed", "Could not switch to the workspace's owner.")
 
 
+def _account(value: Any) -> Account | None:
+    """The (uid, gid) a request names, or None; root (0) is never one to act as."""
+    if not value:
+        return None
+    uid, gid = (int(part) for part in value)
+    if uid == 0 or gid == 0:
+        raise GitSyncError("owner_is_root", "Root is not an account to act for.")
+    return uid, gid
+
+
+@contextmanager
+def acting_as(account: Account | None) -> Iterator[None]:
+    """Open and read files as ``account`` for a while (effective ids only), then be root again.
+
+    Only in a single-threaded process (a forked child): the ids belong to the whole process.
+    """
+    if account is None or os.geteuid() != 0:
+        yield
+        return
+    os.setgroups([])  # root's groups must not open what the account could not
+    os.setegid(account[1])
+    os.seteuid(account[0])
+    try:
+        yield
+    finally:
+        os.seteuid(0)
+        os.setegid(0)
+
+
 class MirrorChannel:
     """Hand out sockets connected to fresh ``git upload-pack`` processes serving one mirror."""
 
-    def __init__(self, mirror: Path, deadline: float) -> None:
+    def __init__(self, mirror: Path, deadline: float, account: Account | None = None) -> None:
         self.mirror = mirror
         self.deadline = deadline
         self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         pid = os.fork()
-        if pid == 0:  # the helper: keeps the service's identity, serves until the socket closes
+        if pid == 0:  # the helper: the service's identity, serves until the socket closes
             keep = theirs.fileno()
             os.closerange(3, keep)
             os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))
             try:
+                if account is not None and os.geteuid() == 0:
+                    become(*account)  # the mirrors' owner: git serves them to nobody else
                 self._serve(theirs)
             finally:
                 os._exit(0)
@@ -168,32 +212,38 @@ def run_request(data: dict[str, Any]) -> SyncReport:
             )
         if data.get("mirror"):
             mirror = Path(data["mirror"])
-            branch = branch or mirror_branch(mirror)
-            if not branch or mirror.name != mirror_name(data["url"], branch):
-                raise GitSyncError(
-                    "mirror_mismatch", "The mirror given is not the mirror of this URL and branch."
-                )
-            # A reset brings the commit the student was given; a sync, the branch's newest.
-            pinned = data.get("commit")
-            expected = pinned or mirror_commit(mirror, branch)
+            account = _account(data.get("mirror_account"))
+            with acting_as(account):
+                branch = branch or mirror_branch(mirror)
+                if not branch or mirror.name != mirror_name(data["url"], branch):
+                    raise GitSyncError(
+                        "mirror_mismatch",
+                        "The mirror given is not the mirror of this URL and branch.",
+                    )
+                # A reset brings the commit the student was given; a sync, the branch's newest.
+                pinned = data.get("commit")
+                expected = pinned or mirror_commit(mirror, branch)
             if expected is None:
                 raise GitSyncError("mirror_empty", "The mirror has no commit for this branch.")
-            if pinned and not mirror_has(mirror, branch, pinned, deadline):
+            if pinned and not mirror_has(mirror, branch, pinned, deadline, account):
                 raise GitSyncError(
                     "commit_not_in_course",
                     f"The course repository's branch no longer has the commit the student was "
                     f"given ({pinned[:12]}): its history was rewritten. Distribute the "
                     "assignment again, then reset.",
                 )
-            channel = MirrorChannel(mirror, deadline)
-            full, step = ready_packs(mirror, expected)
+            with acting_as(account):
+                full, step = ready_packs(mirror, expected)
+                full_pack = open_ready_pack(full)
+                step_pack = open_ready_pack(step[1], step[0]) if step and not pinned else None
+            channel = MirrorChannel(mirror, deadline, account)
             source = Source(
                 url=data["url"],
                 branch=branch,
                 expected=expected,
                 connect_fd=channel.connect,
-                full=open_ready_pack(full),
-                step=open_ready_pack(step[1], step[0]) if step and not pinned else None,
+                full=full_pack,
+                step=step_pack,
                 pinned=bool(pinned),
             )
         become(uid, gid)
@@ -224,3 +274,33 @@ def run_request(data: dict[str, Any]) -> SyncReport:
     finally:
         if channel is not None:
             channel.close()
+
+
+def fetch_mirror(data: dict[str, Any]) -> dict[str, Any]:
+    """Fetch a mirror as the account that owns the mirrors (``data["account"]``), for good."""
+    try:
+        account = _account(data.get("account"))
+        if account is None:
+            raise GitSyncError("account_missing", "No account to fetch the mirror as.")
+        become(*account)
+        os.umask(SERVICE_UMASK)
+        os.chdir("/")
+        path = ensure_mirror(
+            data["url"],
+            data.get("branch"),
+            data["mirrors_dir"],
+            timeout=float(data["timeout"]),
+            max_file_bytes=int(data.get("max_file_bytes") or DEFAULT_MAX_FILE_BYTES),
+            max_tree_bytes=int(data["max_tree_bytes"]),
+            max_tree_entries=int(data["max_tree_entries"]),
+        )
+    except GitSyncError as exc:
+        return {"error": {"code": exc.code, "message": exc.message}}
+    return {"path": str(path)}
+
+
+def run_any(data: dict[str, Any]) -> dict[str, Any]:
+    """Run one request of the fork server: a mirror's fetch, or a sync (the default)."""
+    if data.get("kind") == "mirror":
+        return fetch_mirror(data)
+    return run_request(data).to_json()

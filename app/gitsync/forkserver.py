@@ -58,13 +58,14 @@ def _child(conn: socket.socket) -> None:
     while chunk := conn.recv(65536):
         chunks.append(chunk)
     try:
-        from .asuser import run_request
+        from .asuser import run_any
 
-        report = run_request(json.loads(b"".join(chunks)))
+        answer = run_any(json.loads(b"".join(chunks)))
     except Exception:
         traceback.print_exc(file=sys.stderr)
-        report = SyncReport.problem("failed", "internal_error", "The sync process failed.")
-    conn.sendall(json.dumps(report.to_json()).encode())
+        failed = SyncReport.problem("failed", "internal_error", "The sync process failed.")
+        answer = failed.to_json()
+    conn.sendall(json.dumps(answer).encode())
     conn.close()
 
 
@@ -168,7 +169,15 @@ class ForkServer:
             self._proc = None
 
     def run(self, request: dict[str, Any], timeout: float) -> SyncReport:
-        """Run one request in a fresh child; return its report (a failed one on timeout)."""
+        """Run one sync in a fresh child; return its report (a failed one on timeout)."""
+        answer = self.call(request, timeout)
+        if isinstance(answer, SyncReport):
+            return answer
+        return SyncReport.from_json(answer)
+
+    def call(self, request: dict[str, Any], timeout: float) -> dict[str, Any] | SyncReport:
+        """Run one request in a fresh child; return its JSON answer, or a failed report when
+        the child did not answer (killed at the deadline, or dead)."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         with ours, theirs:
             with self._lock:
@@ -190,7 +199,7 @@ class ForkServer:
                 data += chunk
             head, _, body = data.partition(b"\n")
             if body:
-                return SyncReport.from_json(json.loads(body))
+                return json.loads(body)
             if head.isdigit():
                 kill_session(int(head))
             if time.monotonic() >= give_up:

@@ -48,9 +48,14 @@ def mirror_commit(mirror: Path, branch: str) -> str | None:
     return read_ref(mirror, f"refs/heads/{branch}")
 
 
-def mirror_has(mirror: Path, branch: str, commit: str, deadline: float) -> bool:
-    """Whether ``commit`` is on the mirror's ``branch`` (the course's, not rewritten away)."""
-    found = Git(deadline, git_dir=mirror).run(
+def mirror_has(
+    mirror: Path, branch: str, commit: str, deadline: float, account: tuple[int, int] | None = None
+) -> bool:
+    """Whether ``commit`` is on the mirror's ``branch`` (the course's, not rewritten away).
+
+    ``account``: the mirror's owner when root asks for it: git runs as them.
+    """
+    found = Git(deadline, git_dir=mirror, user=account).run(
         "merge-base", "--is-ancestor", commit, f"refs/heads/{branch}", ok=(0, 1, 128)
     )
     return found.returncode == 0
@@ -75,9 +80,17 @@ def find_mirror(url: str, branch: str | None, mirrors_dir: Path | str) -> list[P
     return found
 
 
-def tree_files(mirror: Path, commit: str, subpath: str | None, *, timeout: float) -> list[str]:
-    """The files of ``commit`` (under ``subpath``), read from the mirror; [] if it lacks it."""
-    git = Git(time.monotonic() + timeout, git_dir=mirror)
+def tree_files(
+    mirror: Path,
+    commit: str,
+    subpath: str | None,
+    *,
+    timeout: float,
+    account: tuple[int, int] | None = None,
+) -> list[str]:
+    """The files of ``commit`` (under ``subpath``), read from the mirror; [] if it lacks it.
+    ``account``: the mirror's owner when root asks for it: git runs as them."""
+    git = Git(time.monotonic() + timeout, git_dir=mirror, user=account)
     if git.run("cat-file", "-e", f"{commit}^{{tree}}", ok=(0, 1, 128)).returncode != 0:
         return []
     under = [subpath] if subpath else []
@@ -107,6 +120,7 @@ def ensure_mirror(
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     max_tree_bytes: int = DEFAULT_MAX_TREE_BYTES,
     max_tree_entries: int = DEFAULT_MAX_TREE_ENTRIES,
+    account: tuple[int, int] | None = None,
 ) -> Path:
     """Create or update the bare mirror of ``url``'s ``branch`` (default: remote HEAD); return it.
 
@@ -116,7 +130,13 @@ def ensure_mirror(
     ``max_tree_entries`` files and folders, is refused (GitSyncError "repo_too_large" or
     "too_many_entries") and the mirror's branch goes back to the commit it had, so no delivery
     copies it into students' homes.
+    ``account``: the (uid, gid) that owns the mirrors, when root calls for it: the fetch then
+    runs in a process of the fork server that has become that account, so every file of a
+    mirror stays theirs and root runs no git in their folder.
     """
+    if account is not None and os.geteuid() == 0:
+        limits = (max_file_bytes, max_tree_bytes, max_tree_entries)
+        return _ensure_mirror_as(account, url, branch, mirrors_dir, timeout, limits)
     check_url_syntax(url)
     deadline = time.monotonic() + timeout
     base = Git(deadline, fsize_limit=max_file_bytes, config=("transfer.fsckObjects=true",))
@@ -224,6 +244,35 @@ def _size(count: int) -> str:
         if count >= scale:
             return f"{count / scale:.3g} {unit}"
     return f"{count} bytes"
+
+
+def _ensure_mirror_as(
+    account: tuple[int, int],
+    url: str,
+    branch: str | None,
+    mirrors_dir: Path | str,
+    timeout: float,
+    limits: tuple[int, int, int],
+) -> Path:
+    from .forkserver import default_server  # the server's own child imports this module
+
+    request = {
+        "kind": "mirror",
+        "account": list(account),
+        "url": url,
+        "branch": branch,
+        "mirrors_dir": os.fspath(mirrors_dir),
+        "timeout": timeout,
+        "max_file_bytes": limits[0],
+        "max_tree_bytes": limits[1],
+        "max_tree_entries": limits[2],
+    }
+    answer = default_server().call(request, timeout)
+    if not isinstance(answer, dict):  # the child did not answer: its report says why
+        raise GitSyncError(answer.error_code or "mirror_fetch_failed", answer.error_message or "")
+    if answer.get("error"):
+        raise GitSyncError(answer["error"]["code"], answer["error"]["message"])
+    return Path(answer["path"])
 
 
 def ensure_ready_packs(git: Git, mirror: Path, branch: str, previous: str | None) -> None:

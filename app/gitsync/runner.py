@@ -151,6 +151,8 @@ class Git:
     ceiling: str | None = None
     fsize_limit: int | None = None  # bytes; applied with prlimit when set
     config: tuple[str, ...] = field(default_factory=tuple)
+    # (uid, gid) to run git as, groups cleared (root working in another account's folder).
+    user: tuple[int, int] | None = None
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
@@ -188,6 +190,9 @@ class Git:
         if remaining <= 0:
             raise GitSyncError("timeout", "The sync ran out of time before git could run.")
         cmd = self.command(args)
+        as_user: dict = {}
+        if self.user is not None and os.geteuid() == 0:
+            as_user = {"user": self.user[0], "group": self.user[1], "extra_groups": []}
         proc = subprocess.Popen(
             cmd,
             cwd=cwd if cwd is not None else (self.work_tree or "/"),
@@ -197,6 +202,7 @@ class Git:
             stderr=subprocess.PIPE,
             process_group=0,
             pass_fds=tuple(pass_fds),
+            **as_user,
         )
         try:
             stdout, stderr = proc.communicate(input, timeout=remaining)

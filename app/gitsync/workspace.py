@@ -75,6 +75,7 @@ def sync(
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     owner: int | None = None,
     depth: int | None = 1,
+    mirror_account: tuple[int, int] | None = None,
 ) -> SyncReport:
     """Sync the workspace ``dest`` from ``url`` as the owner of ``dest``'s parent; never raises
     for a workspace problem: every outcome, refusals included, comes back as a report.
@@ -87,6 +88,8 @@ def sync(
     less history is deepened, one with more keeps it. ``owner``: the uid the caller checked the
     parent belongs to; a parent that belongs to anyone else when the sync starts (swapped in
     between) is refused, so the sync never runs as them.
+    ``mirror_account``: the (uid, gid) that owns the mirror, when root syncs for a service
+    account: the mirror is read and served as that account (see ``asuser``).
     """
     policy = policy.replace("-", "_")
     try:
@@ -111,6 +114,7 @@ def sync(
         "max_file_bytes": max_file_bytes,
         "owner": owner,
         "depth": depth,
+        "mirror_account": list(mirror_account) if mirror_account else None,
     }
     return _run(request, "sync")
 
@@ -129,6 +133,7 @@ def reset(
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     owner: int | None = None,
     depth: int | None = 1,
+    mirror_account: tuple[int, int] | None = None,
 ) -> SyncReport:
     """Put the course's version at ``commit`` back into ``paths`` of the workspace ``dest``
     (``[]``: the whole folder), as the owner of ``dest``'s parent; the student's copy is moved
@@ -137,6 +142,7 @@ def reset(
     ``commit`` is the one the student was given; ``mirror`` (of ``url``'s ``branch``) must have
     it on that branch. ``path`` is the assignment's sub-folder: only paths under it are reset.
     ``depth``: the history a reset of the whole folder clones, as ``sync``'s.
+    ``mirror_account``: as for ``sync``.
     """
     try:
         target = _target(url, dest, branch, path, allowed_prefixes)
@@ -162,5 +168,6 @@ def reset(
         "max_file_bytes": max_file_bytes,
         "owner": owner,
         "depth": depth,
+        "mirror_account": list(mirror_account) if mirror_account else None,
     }
     return _run(request, "reset")

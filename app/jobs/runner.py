@@ -53,6 +53,8 @@ class Registry:
 
     periodic: list[PeriodicTask] = field(default_factory=list)
     queues: list[QueueHandler] = field(default_factory=list)
+    # Work this process leaves to others, by name, with why (shown on the status page).
+    elsewhere: dict[str, str] = field(default_factory=dict)
 
     def register_periodic(self, name: str, every_seconds: float, fn: Callable[[], object]) -> None:
         """Run `fn` about every `every_seconds`, in one worker of all."""
@@ -61,6 +63,10 @@ class Registry:
     def register_queue(self, name: str, fn: Callable[[str], int]) -> None:
         """Call `fn(holder)` in every worker loop; a non-zero result means "call me again now"."""
         self.queues.append(QueueHandler(name, fn))
+
+    def leave_to_others(self, name: str, why: str) -> None:
+        """Say that this process's workers do not run `name`, and why (other processes do)."""
+        self.elsewhere[name] = why
 
 
 def registry(app: Flask) -> Registry:

@@ -15,6 +15,7 @@ from app.activity import latest_poll
 from app.config import PUBLIC_SETTINGS, REQUIRED_SCOPES
 from app.extensions import db
 from app.hub import HubError, hub_client
+from app.jobs import registry
 from app.timeutil import iso_z
 
 
@@ -28,6 +29,8 @@ class Status:
     db_revision: str | None = None
     db_head: str | None = None
     last_poll: str | None = None
+    # Background work this process leaves to other processes, by name, with why.
+    elsewhere: dict[str, str] = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
 
     @property
@@ -65,5 +68,6 @@ def collect() -> Status:
     status.db_revision, status.db_head = _migration_state()
     polled = latest_poll()
     status.last_poll = iso_z(polled, "seconds") if polled else None
+    status.elsewhere = dict(registry(current_app).elsewhere)
     status.settings = {key: current_app.config.get(key) for key in PUBLIC_SETTINGS}
     return status
