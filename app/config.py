@@ -286,6 +286,8 @@ def from_env(env: Mapping[str, str] | None = None) -> dict:
         "HUBCLASS_DELIVERY_TIMEOUT_SECONDS": _positive(
             env, "HUBCLASS_DELIVERY_TIMEOUT_SECONDS", float
         ),
+        "HUBCLASS_MAX_REPO_BYTES": _positive(env, "HUBCLASS_MAX_REPO_BYTES", int),
+        "HUBCLASS_MAX_REPO_ENTRIES": _positive(env, "HUBCLASS_MAX_REPO_ENTRIES", int),
         "HUBCLASS_DELIVERY_CONCURRENCY": _positive(env, "HUBCLASS_DELIVERY_CONCURRENCY", int),
     }
 

@@ -205,6 +205,22 @@ SETTINGS = (
         shown=True,
     ),
     Setting(
+        "HUBCLASS_MAX_REPO_BYTES",
+        "HUBCLASS_MAX_REPO_BYTES",
+        "the most an assignment's branch may hold, all its files together: each student's home "
+        "gets a copy, so a larger repository is refused when it is fetched, before any delivery",
+        default=str(1 << 30),  # app/gitsync/mirror.py's DEFAULT_MAX_TREE_BYTES
+        default_words="1 GiB",
+        shown=True,
+    ),
+    Setting(
+        "HUBCLASS_MAX_REPO_ENTRIES",
+        "HUBCLASS_MAX_REPO_ENTRIES",
+        "the most files and folders an assignment's branch may have (refused as above)",
+        default="100000",  # app/gitsync/mirror.py's DEFAULT_MAX_TREE_ENTRIES
+        shown=True,
+    ),
+    Setting(
         "HUBCLASS_DELIVERY_CONCURRENCY",
         "HUBCLASS_DELIVERY_CONCURRENCY",
         "how many deliveries each worker runs at once",

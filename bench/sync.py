@@ -1,6 +1,6 @@
 """Benchmark the git sync engine against naive baselines measured in the same run.
 
-    sudo .venv/bin/python -m bench.sync [--students 200] [--workers N]
+    sudo .venv/bin/python -m bench.sync [--students 200] [--workers N] [--depth 1|N|full]
 
 A generated course repository (~4 MB: notebooks and images) is served by ``git daemon`` on
 127.0.0.1; each of N test users (``hctestb...``, created and removed here) owns a home with one
@@ -180,12 +180,17 @@ def timed(label: str, func) -> float:
 
 
 def engine_round(
-    url: str, homes: list[Path], mirrors: Path, workers: int, name: str = "course"
+    url: str,
+    homes: list[Path],
+    mirrors: Path,
+    workers: int,
+    name: str = "course",
+    depth: int | None = 1,
 ) -> list[str]:
     mirror = ensure_mirror(url, "main", mirrors, timeout=300)
 
     def one(home: Path) -> str:
-        return sync(url, home / name, mirror=mirror, allowed_prefixes=[url]).outcome
+        return sync(url, home / name, mirror=mirror, allowed_prefixes=[url], depth=depth).outcome
 
     with ThreadPoolExecutor(workers) as pool:
         return list(pool.map(one, homes))
@@ -208,7 +213,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1))
     parser.add_argument("--skip-naive", action="store_true", help="skip (b), the slow one")
     parser.add_argument("--rounds", type=int, default=3, help="repeat (a)/(c) and (d), keep best")
+    parser.add_argument("--depth", default="1", help="the engine's clone depth: N or 'full'")
     args = parser.parse_args()
+    depth = None if args.depth == "full" else int(args.depth)
     if os.geteuid() != 0:
         raise SystemExit("run as root: the benchmark creates test users")
 
@@ -253,7 +260,9 @@ def main() -> None:
                 timed(
                     "(a) engine: mirror + parallel first sync",
                     lambda r=r, outcomes=outcomes: outcomes.extend(
-                        engine_round(url, homes, root / "mirrors", args.workers, f"course{r}")
+                        engine_round(
+                            url, homes, root / "mirrors", args.workers, f"course{r}", depth
+                        )
                     ),
                 )
             )
@@ -273,7 +282,7 @@ def main() -> None:
                 timed(
                     "(d) engine: mirror + parallel re-sync, one file changed",
                     lambda outcomes=outcomes: outcomes.extend(
-                        engine_round(url, homes, root / "mirrors", args.workers, "course0")
+                        engine_round(url, homes, root / "mirrors", args.workers, "course0", depth)
                     ),
                 )
             )

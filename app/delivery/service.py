@@ -111,6 +111,13 @@ def check_repo_url(url: str) -> None:
         )
 
 
+# The setting that raises each of the engine's limits on a course repository.
+LIMITS = {
+    "repo_too_large": "HUBCLASS_MAX_REPO_BYTES",
+    "too_many_entries": "HUBCLASS_MAX_REPO_ENTRIES",
+}
+
+
 def refresh_mirror(url: str, branch: str | None) -> Mirror:
     """Fetch the branch (default: the remote's HEAD) into its mirror; raise GitSyncError."""
     check_repo_url(url)
@@ -119,7 +126,25 @@ def refresh_mirror(url: str, branch: str | None) -> Mirror:
     # A root worker beside a web process run as the service account fetches as that account:
     # the mirror stays theirs, and the web reads it for "only those behind".
     account = config.get("DATA_DIR_OWNER")
-    path = ensure_mirror(url, branch, mirrors_dir(), timeout=timeout, account=account)
+    try:
+        path = ensure_mirror(
+            url,
+            branch,
+            mirrors_dir(),
+            timeout=timeout,
+            account=account,
+            max_tree_bytes=config["HUBCLASS_MAX_REPO_BYTES"],
+            max_tree_entries=config["HUBCLASS_MAX_REPO_ENTRIES"],
+        )
+    except GitSyncError as exc:
+        setting = LIMITS.get(exc.code)
+        if setting is None:
+            raise
+        raise GitSyncError(
+            exc.code,
+            f"{exc.message} Nothing was delivered. To deliver it anyway, raise {setting} "
+            f"(now {config[setting]}) in the service's environment and restart it.",
+        ) from None
     name = branch or mirror_branch(path) or ""
     return Mirror(path, name, mirror_commit(path, name))
 
@@ -127,19 +152,8 @@ def refresh_mirror(url: str, branch: str | None) -> Mirror:
 # -- what the engine can deliver -----------------------------------------------------------------
 
 
-def _unsupported(depth: int | None, target: str | None) -> tuple[str, str] | None:
-    """(code, why) if the engine cannot deliver an assignment set up so, or None."""
-    if depth is None:
-        return (
-            "depth_unsupported",
-            "Full history is not supported yet: Hubclass delivers the latest commit (depth 1).",
-        )
-    if depth != 1:
-        return (
-            "depth_unsupported",
-            f"A history of {depth} commits is not supported yet: Hubclass delivers the "
-            "latest commit (depth 1).",
-        )
+def _unsupported(target: str | None) -> tuple[str, str] | None:
+    """(code, why) if the engine cannot deliver into this folder, or None."""
     # The assignments' own rule again: an assignment saved before a rule was added (or written
     # straight into the database) must not bring a folder such as ~/bin.
     problem = target_problem(target or "")
@@ -148,19 +162,18 @@ def _unsupported(depth: int | None, target: str | None) -> tuple[str, str] | Non
     return None
 
 
-def unsupported(depth: int | None, target: str | None) -> str | None:
-    """Why the engine cannot deliver an assignment of this depth into this folder, or None.
+def unsupported(target: str | None) -> str | None:
+    """Why the engine cannot deliver an assignment into this folder, or None.
 
     The one rule: distribute() refuses such an assignment, the worker fails such a delivery
     (the assignment may have been changed after its deliveries were queued).
     """
-    found = _unsupported(depth, target)
+    found = _unsupported(target)
     return found[1] if found else None
 
 
 # What to change when an assignment cannot be distributed, per code.
 FIXES = {
-    "depth_unsupported": "Set the assignment's history depth to 1, then distribute it again.",
     "target_invalid": "Give the assignment a plain folder name as its target, then distribute "
     "it again.",
 }
@@ -168,10 +181,10 @@ URL_FIX = "Change the assignment's repository URL, then distribute it again."
 
 
 def undeliverable(assignment: Assignment) -> DeliveryError | None:
-    """Why no delivery of the assignment could succeed as it is set up now, or None: a depth
-    the engine cannot deliver, a repository URL no longer allowed or leading into the data dir.
+    """Why no delivery of the assignment could succeed as it is set up now, or None: a target
+    folder refused, a repository URL no longer allowed or leading into the data dir.
     """
-    found = _unsupported(assignment.depth, assignment.target)
+    found = _unsupported(assignment.target)
     if found:
         code, why = found
         return DeliveryError(code, f"{assignment.slug!r} cannot be delivered: {why} {FIXES[code]}")

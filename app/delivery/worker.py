@@ -189,7 +189,7 @@ def deliver(job: Job, context: Context) -> Result:
     """Run the delivery in the student's home, as the student: a sync, or a reset."""
     if job.admin:
         return Result(State.FAILED, error=HUB_ADMIN)
-    refused = service.unsupported(job.depth, job.target)
+    refused = service.unsupported(job.target)
     if refused:
         return Result(State.FAILED, error=refused)
     home = homes.open_home(job.username, context.home_template)
@@ -223,6 +223,7 @@ def sync_folder(job: Job, context: Context, home: homes.Home) -> Result:
         policy=job.policy,
         mirror=mirror.path,
         owner=home.uid,
+        depth=job.depth,
         mirror_account=context.mirror_account,
         **context.engine_options(),
     )
@@ -246,6 +247,7 @@ def reset_files(job: Job, context: Context, home: homes.Home) -> Result:
         path=job.subpath,
         mirror=mirror.path,
         owner=home.uid,
+        depth=job.depth,
         mirror_account=context.mirror_account,
         **context.engine_options(),
     )

@@ -3,12 +3,12 @@
 Public interface (no Flask here; ``cli.py`` is the only module that imports it)::
 
     validate_repo_url(url, allowed_prefixes) -> url          # raises GitSyncError
-    ensure_mirror(url, branch, mirrors_dir, *, timeout) -> Path
+    ensure_mirror(url, branch, mirrors_dir, *, timeout, max_tree_bytes, max_tree_entries) -> Path
     mirror_branch(mirror) -> str | None; mirror_commit(mirror, branch) -> str | None
-    sync(url, dest, *, branch, path, policy, allowed_prefixes, mirror, dry_run, timeout, owner)
-        -> SyncReport                                         # runs as dest's parent's owner
-    reset(url, dest, *, commit, paths, branch, path, allowed_prefixes, mirror, timeout, owner)
-        -> SyncReport   # paths [] = the whole folder; the student's copy is moved aside
+    sync(url, dest, *, branch, path, policy, allowed_prefixes, mirror, dry_run, timeout, owner,
+         depth) -> SyncReport                                 # runs as dest's parent's owner
+    reset(url, dest, *, commit, paths, branch, path, allowed_prefixes, mirror, timeout, owner,
+          depth) -> SyncReport   # paths [] = the whole folder; the student's copy is moved aside
     path_problem(path) -> str | None                          # a path to reset, its shape
     find_mirror(url, branch, mirrors_dir) -> [Path]; mirror_has(mirror, branch, commit, deadline)
     tree_files(mirror, commit, subpath, *, timeout) -> [str]  # the service's own mirror, no network

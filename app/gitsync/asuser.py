@@ -265,6 +265,7 @@ def run_request(data: dict[str, Any]) -> SyncReport:
         policy=data["policy"],
         dry_run=bool(data.get("dry_run")),
         deadline=deadline,
+        depth=data.get("depth", 1),
     )
     try:
         if data.get("operation") == "reset":
@@ -290,6 +291,8 @@ def fetch_mirror(data: dict[str, Any]) -> dict[str, Any]:
             data["mirrors_dir"],
             timeout=float(data["timeout"]),
             max_file_bytes=int(data.get("max_file_bytes") or DEFAULT_MAX_FILE_BYTES),
+            max_tree_bytes=int(data["max_tree_bytes"]),
+            max_tree_entries=int(data["max_tree_entries"]),
         )
     except GitSyncError as exc:
         return {"error": {"code": exc.code, "message": exc.message}}

@@ -13,7 +13,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from .errors import GitSyncError
-from .mirror import ensure_mirror
+from .mirror import DEFAULT_MAX_TREE_BYTES, DEFAULT_MAX_TREE_ENTRIES, ensure_mirror
 from .report import SyncReport
 from .urls import validate_repo_url
 from .workspace import sync
@@ -32,6 +32,7 @@ def _summary(report: SyncReport) -> str:
         ("updated", report.updated),
         ("kept", report.kept),
         ("restored", report.restored),
+        ("not applied (the student's side won)", report.not_applied),
     ):
         lines += [f"  {label}: {path}" for path in paths]
     lines += [f"  renamed: {src} -> {dst}" for src, dst in report.renamed]
@@ -62,7 +63,14 @@ def gitsync_command(
     try:
         validate_repo_url(url, prefixes)
         mirrors = Path(current_app.config["HUBCLASS_DATA_DIR"]) / "mirrors"
-        mirror = ensure_mirror(url, branch, mirrors)
+        config = current_app.config
+        mirror = ensure_mirror(
+            url,
+            branch,
+            mirrors,
+            max_tree_bytes=config.get("HUBCLASS_MAX_REPO_BYTES", DEFAULT_MAX_TREE_BYTES),
+            max_tree_entries=config.get("HUBCLASS_MAX_REPO_ENTRIES", DEFAULT_MAX_TREE_ENTRIES),
+        )
     except GitSyncError as exc:
         report = SyncReport.problem("failed", exc.code, exc.message)
     else:

@@ -31,12 +31,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from .clashes import not_applied
 from .errors import GitSyncError
 from .lock import index_lock_state, workspace_lock
 from .refs import read_head, read_ref, remote_head, valid_branch
 from .report import SyncReport
 from .runner import TOO_LARGE_MESSAGE, Git, GitCommandFailed, GitResult, size_cap_hit
-from .urls import url_scheme
+from .urls import same_repository, shown_url, url_scheme
 
 IDENTITY = ("user.name=Hubclass", "user.email=hubclass@localhost")
 COMMIT_MESSAGE = "Hubclass: keep local changes before merging the course update"
@@ -56,11 +57,14 @@ def utcnow() -> datetime:
 class Unsafe(Exception):
     """A state the engine must not merge over; handled per policy."""
 
-    def __init__(self, code: str, message: str, head: str | None = None) -> None:
+    def __init__(
+        self, code: str, message: str, head: str | None = None, backup: bool = True
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.head = head
+        self.backup = backup  # False: never moved aside, even under the "backup" policy
 
 
 @dataclass
@@ -113,6 +117,7 @@ class Request:
     policy: str
     dry_run: bool
     deadline: float
+    depth: int | None = 1  # commits of history a clone gets; None: all of it
 
 
 @dataclass
@@ -192,6 +197,7 @@ class WorkspaceSync:
         if status is None:
             return self.clone()
         try:
+            self.check_origin(status.head)
             return self.update(status)
         except Unsafe as unsafe:
             return self.handle_unsafe(unsafe)
@@ -262,6 +268,39 @@ class WorkspaceSync:
             )
         return status
 
+    def check_origin(self, head: str) -> None:
+        """Refuse a folder cloned from another repository: two assignments (of two courses,
+        maybe) given one target folder must not merge one course into the other's folder.
+        Not even under the "backup" policy: each would move the other's folder aside, at
+        every distribution."""
+        found = self.origin_url() or ""
+        if same_repository(found, self.req.url):
+            return
+        where = f"another repository ({shown_url(found)})" if found else "a repository of its own"
+        raise Unsafe(
+            "other_repository",
+            f"The folder {self.dest.name!r} holds {where}, not this assignment's "
+            f"({shown_url(self.req.url)}): two assignments deliver into one folder. Give one of "
+            "them another target folder.",
+            head,
+            backup=False,
+        )
+
+    def origin_url(self) -> str | None:
+        """The URL of the folder's origin remote, or None."""
+        # --file reads that one file, includes not followed: the origin the folder was cloned
+        # from, as Hubclass (or an nbgitpuller link of the same repository) wrote it.
+        found = Git(self.req.deadline).run(
+            "config",
+            "--file",
+            str(self.git_dir / "config"),
+            "--get",
+            "remote.origin.url",
+            cwd="/",
+            ok=(0, 1, 2),
+        )
+        return found.text.strip() if found.returncode == 0 else None
+
     def check_index_lock(self) -> None:
         give_up = min(time.monotonic() + BUSY_WAIT_SECONDS, self.req.deadline - 1)
         while True:
@@ -325,7 +364,7 @@ class WorkspaceSync:
     # -- policy --------------------------------------------------------------------------------
 
     def handle_unsafe(self, unsafe: Unsafe) -> SyncReport:
-        if self.req.policy != "backup":
+        if self.req.policy != "backup" or not unsafe.backup:
             return SyncReport.problem("needs_attention", unsafe.code, unsafe.message, unsafe.head)
         backup = self.backup_name()
         if not self.req.dry_run:
@@ -409,13 +448,16 @@ class WorkspaceSync:
             if self.req.path:
                 git.run("sparse-checkout", "set", "--no-cone", "--", "/" + self.req.path)
             remote = f"refs/remotes/origin/{self.branch}"
-            if self.source.full is not None and not self.req.dry_run:
+            if self.source.full is not None and self.req.depth == 1 and not self.req.dry_run:
                 # What ``fetch --depth 1`` would leave, copied from the mirror's ready pack.
                 self.copy_pack(tmp / ".git", self.source.full)
                 (tmp / ".git" / "shallow").write_text(f"{self.source.expected}\n", "ascii")
                 self.write_ref(tmp / ".git", remote, self.source.expected or "")
             else:
-                self.fetch_refspec(git, f"{self.source.wanted(self.branch)}:{remote}", "--depth=1")
+                # A dry run only lists the files: the latest commit is enough.
+                depth = 1 if self.req.dry_run else self.req.depth
+                options = [f"--depth={depth}"] if depth else []
+                self.fetch_refspec(git, f"{self.source.wanted(self.branch)}:{remote}", *options)
             if self.req.dry_run:
                 listing = git.run("ls-tree", "-r", "-z", "--name-only", remote, "--")
                 return SyncReport("cloned", updated=self.visible(listing.paths()))
@@ -500,6 +542,7 @@ class WorkspaceSync:
         if self.req.dry_run:
             return self.dry_update(status, old_remote)
         self.bring_in_upstream(status, remote, old_remote)
+        self.deepen(remote)
         target = read_ref(self.git_dir, remote) or self.rev_parse(remote)
         base = self.switch_base(status)
         changes = self.upstream_changes(target, status, base)
@@ -549,6 +592,13 @@ class WorkspaceSync:
             kept = self.visible(diff.paths())
         updated = self.visible(set(changes) | set(released))
         changed = merged or restored or self.renamed or released
+        # Only a file both sides changed can have lost a hunk: changed by the course, and still
+        # differing from the course's version after the merge.
+        both_changed = [path for path in kept if path in changes]
+        clashed: list[str] = []
+        if both_changed and after != target:  # a merge commit: HEAD^1 is the student's side
+            base = base or self.git.run("merge-base", "HEAD^1", target).text.strip()
+            clashed = not_applied(self.git, base, target, both_changed, "HEAD", self.dest)
         return SyncReport(
             "updated" if changed else "unchanged",
             before,
@@ -557,6 +607,7 @@ class WorkspaceSync:
             kept=[path for path in kept if path not in restored],
             restored=sorted(restored),
             renamed=list(self.renamed),
+            not_applied=clashed,
         )
 
     def bring_in_upstream(self, status: Status, remote: str, old_remote: str | None) -> None:
@@ -581,6 +632,22 @@ class WorkspaceSync:
                     status.head,
                 ) from None
             raise
+
+    def deepen(self, remote: str) -> None:
+        """Give a shallow folder at least the history the assignment asks for now (its depth
+        may have been raised since the clone). Never cut history: a smaller depth changes
+        nothing, and ``--deepen`` only adds commits below the folder's shallow boundary."""
+        depth = self.req.depth
+        if depth == 1 or not os.path.exists(self.git_dir / "shallow"):
+            return
+        refspec = f"refs/heads/{self.branch}:{remote}"
+        if depth is None:
+            self.fetch_refspec(self.git, refspec, "--unshallow")
+            return
+        count = f"--max-count={depth}"
+        have = int(self.git.run("rev-list", "--count", "--first-parent", count, remote).text)
+        if have < depth:
+            self.fetch_refspec(self.git, refspec, f"--deepen={depth - have}")
 
     def rev_parse(self, rev: str) -> str:
         return self.git.run("rev-parse", "--verify", "--end-of-options", rev).text.strip()
@@ -911,14 +978,17 @@ class WorkspaceSync:
                 for path in self.in_the_way(added, self.sparse_roots(), target)
             ]
             outcome = "updated" if changes or restored or planned else "unchanged"
+            kept = self.visible(p for p in local if p not in deleted)
+            both_changed = [path for path in kept if path in changes]
             return SyncReport(
                 outcome,
                 status.head,
                 status.head,
                 updated=self.visible(changes),
-                kept=self.visible(p for p in local if p not in deleted),
+                kept=kept,
                 restored=restored,
                 renamed=planned,
+                not_applied=not_applied(self.git, base, target, both_changed, None, self.dest),
             )
         finally:
             self.git.run("update-ref", "-d", scratch)

@@ -25,6 +25,10 @@ from .urls import check_url_syntax, url_scheme
 
 DEFAULT_MIRROR_TIMEOUT = 600.0
 DEFAULT_MAX_FILE_BYTES = 1 << 30  # the size cap: no pack or checked-out file above 1 GiB
+# What one student's checkout of the branch may hold, all files together, and how many files
+# and folders: each student gets a copy, so this is what a distribution writes per home.
+DEFAULT_MAX_TREE_BYTES = 1 << 30
+DEFAULT_MAX_TREE_ENTRIES = 100_000
 READY_DIR = "hubclass-ready"  # inside the bare mirror; git ignores folders it does not know
 
 
@@ -114,18 +118,25 @@ def ensure_mirror(
     *,
     timeout: float = DEFAULT_MIRROR_TIMEOUT,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    max_tree_bytes: int = DEFAULT_MAX_TREE_BYTES,
+    max_tree_entries: int = DEFAULT_MAX_TREE_ENTRIES,
     account: tuple[int, int] | None = None,
 ) -> Path:
     """Create or update the bare mirror of ``url``'s ``branch`` (default: remote HEAD); return it.
 
     The caller validates ``url`` against the allowed prefixes first; this still refuses URLs that
-    could inject options or commands. Concurrent calls for one mirror take turns (flock).
+    could inject options or commands. Concurrent calls for one mirror take turns (flock). A
+    branch whose files together exceed ``max_tree_bytes``, or that has more than
+    ``max_tree_entries`` files and folders, is refused (GitSyncError "repo_too_large" or
+    "too_many_entries") and the mirror's branch goes back to the commit it had, so no delivery
+    copies it into students' homes.
     ``account``: the (uid, gid) that owns the mirrors, when root calls for it: the fetch then
     runs in a process of the fork server that has become that account, so every file of a
     mirror stays theirs and root runs no git in their folder.
     """
     if account is not None and os.geteuid() == 0:
-        return _ensure_mirror_as(account, url, branch, mirrors_dir, timeout, max_file_bytes)
+        limits = (max_file_bytes, max_tree_bytes, max_tree_entries)
+        return _ensure_mirror_as(account, url, branch, mirrors_dir, timeout, limits)
     check_url_syntax(url)
     deadline = time.monotonic() + timeout
     base = Git(deadline, fsize_limit=max_file_bytes, config=("transfer.fsckObjects=true",))
@@ -177,10 +188,62 @@ def ensure_mirror(
                 raise GitSyncError("too_large", TOO_LARGE_MESSAGE) from None
             raise _fail(exc, branch) from None
         git.run("symbolic-ref", "HEAD", f"refs/heads/{branch}")
+        try:
+            check_tree(git, branch, max_tree_bytes, max_tree_entries)
+        except GitSyncError:
+            # Back to the commit the mirror had: a delivery still running from it must not
+            # pick up the refused one.
+            ref = f"refs/heads/{branch}"
+            if previous:
+                git.run("update-ref", ref, previous)
+            else:
+                git.run("update-ref", "-d", ref)
+            raise
         ensure_ready_packs(git, path, branch, previous)
     finally:
         os.close(fd)
     return path
+
+
+def check_tree(git: Git, branch: str, max_bytes: int, max_entries: int) -> None:
+    """Raise GitSyncError when a checkout of ``branch`` would be larger than the limits.
+
+    Counted from the listing of the whole tree, so a tree that repeats one big file or one
+    folder many times (a few objects, a vast checkout) counts as what it would write; the
+    listing is read only up to the limit.
+    """
+    entries = size = 0
+
+    def count(record: bytes) -> bool:
+        nonlocal entries, size
+        entries += 1
+        # "<mode> <type> <object> <size>\t<path>"; a folder's or a submodule's size is "-".
+        field = record.split(b"\t", 1)[0].rsplit(b" ", 1)[-1].strip()
+        size += int(field) if field.isdigit() else 0
+        return entries <= max_entries and size <= max_bytes
+
+    git.each_record(
+        "ls-tree", "-r", "-t", "-l", "-z", "--full-tree", f"refs/heads/{branch}", each=count
+    )
+    if entries > max_entries:
+        raise GitSyncError(
+            "too_many_entries",
+            f"The branch {branch!r} has more than {max_entries:,} files and folders, the limit "
+            "for what each student's home receives.",
+        )
+    if size > max_bytes:
+        raise GitSyncError(
+            "repo_too_large",
+            f"The files of the branch {branch!r} add up to more than {_size(max_bytes)}, the "
+            "limit for what each student's home receives.",
+        )
+
+
+def _size(count: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if count >= scale:
+            return f"{count / scale:.3g} {unit}"
+    return f"{count} bytes"
 
 
 def _ensure_mirror_as(
@@ -189,7 +252,7 @@ def _ensure_mirror_as(
     branch: str | None,
     mirrors_dir: Path | str,
     timeout: float,
-    max_file_bytes: int,
+    limits: tuple[int, int, int],
 ) -> Path:
     from .forkserver import default_server  # the server's own child imports this module
 
@@ -200,7 +263,9 @@ def _ensure_mirror_as(
         "branch": branch,
         "mirrors_dir": os.fspath(mirrors_dir),
         "timeout": timeout,
-        "max_file_bytes": max_file_bytes,
+        "max_file_bytes": limits[0],
+        "max_tree_bytes": limits[1],
+        "max_tree_entries": limits[2],
     }
     answer = default_server().call(request, timeout)
     if not isinstance(answer, dict):  # the child did not answer: its report says why

@@ -22,6 +22,9 @@ class SyncReport:
     renamed: list[tuple[str, str]] = field(default_factory=list)
     error_code: str | None = None
     error_message: str | None = None
+    # Files where some of the course's change did not arrive: the student had edited the same
+    # lines (or kept the file the course deleted), and the student's side won, as in nbgitpuller.
+    not_applied: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:
@@ -52,6 +55,7 @@ class SyncReport:
             "restored": list(self.restored),
             "renamed": [{"from": src, "to": dst} for src, dst in self.renamed],
             "error": error,
+            "not_applied": list(self.not_applied),
         }
 
     @classmethod
@@ -68,4 +72,5 @@ class SyncReport:
             renamed=[(item["from"], item["to"]) for item in data.get("renamed", [])],
             error_code=error.get("code"),
             error_message=error.get("message"),
+            not_applied=list(data.get("not_applied", [])),
         )

@@ -28,7 +28,7 @@ from .engine import (
 )
 from .errors import GitSyncError
 from .report import SyncReport
-from .runner import Git, GitCommandFailed
+from .runner import GitCommandFailed
 
 MAX_PATH = 1000
 # What the instructor reads for each git operation a folder can be in the middle of.
@@ -126,18 +126,7 @@ class WorkspaceReset(WorkspaceSync):
                 real = False
             if not real:
                 raise GitSyncError("not_ours", NOT_OURS)
-        # --file reads that one file, includes not followed: the origin the folder was cloned
-        # from, as Hubclass (or an nbgitpuller link of the same repository) wrote it.
-        found = Git(self.req.deadline).run(
-            "config",
-            "--file",
-            str(self.git_dir / "config"),
-            "--get",
-            "remote.origin.url",
-            cwd="/",
-            ok=(0, 1, 2),
-        )
-        if found.returncode != 0 or found.text.strip() != self.req.url:
+        if self.origin_url() != self.req.url:
             raise GitSyncError("not_ours", NOT_OURS)
 
     # -- chosen files --------------------------------------------------------------------------

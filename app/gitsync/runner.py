@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import subprocess
+import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -222,3 +224,54 @@ class Git:
         if result.returncode not in tuple(ok):
             raise GitCommandFailed(args, result)
         return result
+
+    def each_record(self, *args: str, each: Callable[[bytes], bool]) -> None:
+        """Run ``git args`` (``-z`` output) and give ``each`` every record as it comes; stop git
+        as soon as ``each`` returns False. For output that may be too large to hold: a hostile
+        repository's listing is read only as far as it takes to refuse it."""
+        with tempfile.TemporaryFile() as errors:
+            proc = subprocess.Popen(
+                self.command(args),
+                cwd=self.work_tree or "/",
+                env=self.env(""),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=errors,  # a file: git never blocks on it while we read stdout
+                process_group=0,
+            )
+            assert proc.stdout is not None
+            ended: bool | None = None
+            try:
+                ended = _feed(proc.stdout.fileno(), each, self.deadline)
+            finally:
+                if ended is not True:
+                    kill_process_group(proc.pid)  # stopped early, timed out, or interrupted
+                proc.stdout.close()
+                try:  # git closed its output, so it is exiting; bounded all the same
+                    proc.wait(timeout=max(self.remaining(), 1))
+                except subprocess.TimeoutExpired:
+                    kill_process_group(proc.pid)
+                    proc.wait()
+            if ended is None:
+                raise GitSyncError(
+                    "timeout", f"git {args[0]} did not finish in time and was stopped."
+                )
+            if ended and proc.returncode != 0:
+                errors.seek(0)
+                raise GitCommandFailed(args, GitResult(proc.returncode, b"", errors.read(1 << 16)))
+
+
+def _feed(fd: int, each: Callable[[bytes], bool], deadline: float) -> bool | None:
+    """Read NUL-terminated records from ``fd`` into ``each``: True at the end, False when
+    ``each`` stopped, None when the deadline passed."""
+    pending = b""
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+            return None
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            return True
+        *records, pending = (pending + chunk).split(b"\0")
+        if not all(each(record) for record in records):
+            return False

@@ -122,3 +122,29 @@ def validate_repo_url(url: str, allowed_prefixes: list[str]) -> str:
 def url_scheme(url: str) -> str:
     """Return the lower-case scheme, the one transport git is allowed to use for this URL."""
     return urlsplit(url).scheme.lower()
+
+
+def _plain(url: str) -> str:
+    url = url.strip().rstrip("/")
+    return url.removesuffix(".git").rstrip("/")
+
+
+def same_repository(one: str, other: str) -> bool:
+    """True when two URLs name one repository: a trailing "/" or ".git" aside (nbgitpuller and
+    people write either), and the host's case."""
+    a, b = urlsplit(_plain(one)), urlsplit(_plain(other))
+    return (a.scheme.lower(), a.netloc.lower(), a.path, a.query) == (
+        b.scheme.lower(),
+        b.netloc.lower(),
+        b.path,
+        b.query,
+    )
+
+
+def shown_url(url: str) -> str:
+    """A URL safe to show and log: without a user name or password, invisible characters
+    escaped (a student's own remote may carry a token)."""
+    parts = urlsplit(url)
+    if "@" in parts.netloc:
+        parts = parts._replace(netloc=parts.netloc.rsplit("@", 1)[1])
+    return printable(parts.geturl(), 200)

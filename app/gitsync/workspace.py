@@ -74,6 +74,7 @@ def sync(
     timeout: float = DEFAULT_TIMEOUT,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     owner: int | None = None,
+    depth: int | None = 1,
     mirror_account: tuple[int, int] | None = None,
 ) -> SyncReport:
     """Sync the workspace ``dest`` from ``url`` as the owner of ``dest``'s parent; never raises
@@ -83,8 +84,10 @@ def sync(
     fetch reads the mirror (through a socket, see ``asuser``) instead of the network. ``policy``
     decides unsafe states: "needs_attention" (leave the folder alone) or "backup" (move it to
     ``<dest>_backup_<timestamp>`` and clone fresh). ``timeout`` bounds the whole sync.
-    ``owner``: the uid the caller checked the parent belongs to; a parent that belongs to anyone
-    else when the sync starts (swapped in between) is refused, so the sync never runs as them.
+    ``depth``: the commits of history a fresh clone gets (None: all); a shallow folder with
+    less history is deepened, one with more keeps it. ``owner``: the uid the caller checked the
+    parent belongs to; a parent that belongs to anyone else when the sync starts (swapped in
+    between) is refused, so the sync never runs as them.
     ``mirror_account``: the (uid, gid) that owns the mirror, when root syncs for a service
     account: the mirror is read and served as that account (see ``asuser``).
     """
@@ -95,6 +98,8 @@ def sync(
             raise GitSyncError(
                 "policy_invalid", f"The policy must be one of {', '.join(POLICIES)}."
             )
+        if depth is not None and (type(depth) is not int or depth < 1):
+            raise GitSyncError("depth_invalid", "The history depth must be a whole number from 1.")
     except GitSyncError as exc:
         return _failed(exc.code, exc.message)
     request = {
@@ -108,6 +113,7 @@ def sync(
         "timeout": timeout,
         "max_file_bytes": max_file_bytes,
         "owner": owner,
+        "depth": depth,
         "mirror_account": list(mirror_account) if mirror_account else None,
     }
     return _run(request, "sync")
@@ -126,6 +132,7 @@ def reset(
     timeout: float = DEFAULT_TIMEOUT,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     owner: int | None = None,
+    depth: int | None = 1,
     mirror_account: tuple[int, int] | None = None,
 ) -> SyncReport:
     """Put the course's version at ``commit`` back into ``paths`` of the workspace ``dest``
@@ -134,6 +141,7 @@ def reset(
 
     ``commit`` is the one the student was given; ``mirror`` (of ``url``'s ``branch``) must have
     it on that branch. ``path`` is the assignment's sub-folder: only paths under it are reset.
+    ``depth``: the history a reset of the whole folder clones, as ``sync``'s.
     ``mirror_account``: as for ``sync``.
     """
     try:
@@ -159,6 +167,7 @@ def reset(
         "timeout": timeout,
         "max_file_bytes": max_file_bytes,
         "owner": owner,
+        "depth": depth,
         "mirror_account": list(mirror_account) if mirror_account else None,
     }
     return _run(request, "reset")

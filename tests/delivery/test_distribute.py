@@ -151,13 +151,15 @@ def test_a_distribution_targets_a_section_chosen_students_those_behind_or_those_
         distribute(hw1, who=None, section="lab-z")
 
 
-def test_a_depth_set_after_the_deliveries_were_queued_fails_them_with_a_clear_message(
+def test_a_depth_set_after_the_deliveries_were_queued_is_the_history_they_bring(
     app, homes: Path, make_students, upstream
 ):
-    # distribute() refuses such an assignment (test_scope.py); one changed after its
-    # deliveries were queued is refused by the worker, and nothing is written.
+    # The worker reads the assignment's depth when it runs the delivery: full history or N
+    # commits, for courses that teach git, and the student's own git shows it.
     (student,) = make_students(1)
     make_home(homes, student)
+    for number in (2, 3, 4):
+        upstream.commit({"README.md": f"# Homework 1, take {number}\n"}, f"take {number}")
     course = course_with("history", [student.name])
     full = assignment_of(course, upstream)
     deep = assignment_of(course, upstream, slug="hw2", target="hw2")
@@ -165,19 +167,16 @@ def test_a_depth_set_after_the_deliveries_were_queued_fails_them_with_a_clear_me
     db.session.commit()
     # NULL: the model's default (1) would replace a None given to the ORM.
     db.session.execute(update(Assignment).where(Assignment.id == full.id).values(depth=None))
-    db.session.execute(update(Assignment).where(Assignment.id == deep.id).values(depth=5))
+    db.session.execute(update(Assignment).where(Assignment.id == deep.id).values(depth=2))
     db.session.commit()
     with workers(app, 1):
         for distribution in (first, second):
-            eventually(lambda d=distribution: states(d.id) == {"failed": 1}, "refused")
-    assert distribution_json(first)["deliveries"][0]["error"].startswith(
-        "Full history is not supported yet"
-    )
-    assert (
-        "A history of 5 commits is not supported yet"
-        in (distribution_json(second)["deliveries"][0]["error"])
-    )
-    assert list((homes / student.name).iterdir()) == []
+            eventually(lambda d=distribution: states(d.id) == {"done": 1}, "delivered")
+    home = homes / student.name
+    assert student.git(home / "hw1", "log", "--format=%s").splitlines() == [
+        "take 4", "take 3", "take 2", "first release"
+    ]  # fmt: skip
+    assert student.git(home / "hw2", "log", "--format=%s").splitlines() == ["take 4", "take 3"]
 
 
 def test_a_newer_distribution_supersedes_what_an_older_one_has_not_run_yet(
@@ -219,6 +218,23 @@ def test_a_repository_that_leads_into_the_data_dir_since_it_was_queued_is_refuse
         eventually(lambda: states(distribution.id) == {"failed": 1}, "refused")
     error = distribution_json(distribution)["deliveries"][0]["error"]
     assert "Hubclass's own data folder" in error
+    assert list((homes / student.name).iterdir()) == []
+
+
+def test_a_repository_over_a_limit_fails_its_deliveries_naming_the_setting_and_writes_nothing(
+    app, homes: Path, make_students, upstream
+):
+    (student,) = make_students(1)
+    make_home(homes, student)
+    assignment = assignment_for("limits", upstream, [student])
+    app.config["HUBCLASS_MAX_REPO_ENTRIES"] = 3  # the repository: 3 files in 1 folder
+    distribution = distribute(assignment, who=None)
+    db.session.commit()
+    with workers(app, 1):
+        eventually(lambda: states(distribution.id) == {"failed": 1}, "refused")
+    error = distribution_json(distribution)["deliveries"][0]["error"]
+    assert "more than 3 files and folders" in error
+    assert "raise HUBCLASS_MAX_REPO_ENTRIES (now 3)" in error
     assert list((homes / student.name).iterdir()) == []
 
 

@@ -115,15 +115,15 @@ def test_the_api_starts_a_distribution_answers_202_and_reports_each_students_pro
         r = session.post(f"{base}/hw1/distributions", json=body)
         assert (r.status_code, words in r.json()["error"]["message"]) == (status, True), r.text
     assert session.post(f"{base}/nope/distributions", json={}).status_code == 404
-    # A depth the engine cannot deliver: refused before any row is written.
+    # A target folder the engine must not deliver into: refused before any row is written.
     hw5 = Assignment(course=course, slug="hw5", title="HW 5", repo_url="file:///srv/hw5.git")
-    hw5.target, hw5.depth = "hw5", 5
+    hw5.target, hw5.depth = ".hw5", 5
     db.session.add(hw5)
     db.session.commit()
     for body in ({}, {"only_behind": True}):
         r = session.post(f"{base}/hw5/distributions", json=body)
-        assert (r.status_code, r.json()["error"]["code"]) == (400, "depth_unsupported"), r.text
-        assert "Set the assignment's history depth to 1" in r.json()["error"]["message"]
+        assert (r.status_code, r.json()["error"]["code"]) == (400, "target_invalid"), r.text
+        assert "Give the assignment a plain folder name" in r.json()["error"]["message"]
     hw5_id = hw5.id
     db.session.remove()  # read what the service committed
     assert db.session.scalars(select(Distribution).filter_by(assignment_id=hw5_id)).all() == []

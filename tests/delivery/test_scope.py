@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from app.assignments.models import Assignment
 from app.audit.models import AuditEvent
@@ -107,13 +107,7 @@ def test_students_who_join_later_get_only_what_their_course_or_section_was_given
 def _undeliverable(kind: str, app, course: Course, upstream: Upstream) -> Assignment:
     """An assignment of `course` saved when it was fine, that no delivery could succeed for now."""
     assignment = assignment_of(course, upstream)
-    if kind == "full":  # NULL: the model's default (1) would replace a None given to the ORM
-        db.session.execute(
-            update(Assignment).where(Assignment.id == assignment.id).values(depth=None)
-        )
-    elif kind.startswith("depth"):
-        assignment.depth = int(kind.removeprefix("depth"))
-    elif kind == "target":
+    if kind == "target":
         assignment.target = ".hidden"
     elif kind == "url_not_allowed":  # the allow-list was narrowed since
         app.config["HUBCLASS_ALLOWED_REPO_URLS"] = ["https://git.example.org/"]
@@ -125,15 +119,11 @@ def _undeliverable(kind: str, app, course: Course, upstream: Upstream) -> Assign
 
 
 REFUSALS = [
-    ("full", "depth_unsupported", "Full history is not supported yet"),
-    ("depth2", "depth_unsupported", "A history of 2 commits is not supported yet"),
-    ("depth1000000", "depth_unsupported", "A history of 1000000 commits"),
     ("target", "target_invalid", "is refused: it starts with"),
     ("url_not_allowed", "url_not_allowed", "is not under an allowed prefix"),
     ("url_data_dir", "url_data_dir", "Hubclass's own data folder"),
 ]
 FIX = {
-    "depth_unsupported": "Set the assignment's history depth to 1",
     "target_invalid": "Give the assignment a plain folder name",
     "url_not_allowed": "Change the assignment's repository URL",
     "url_data_dir": "Change the assignment's repository URL",
@@ -158,7 +148,7 @@ def test_distribute_refuses_an_assignment_no_delivery_could_succeed_for_and_writ
 
 
 @pytest.mark.parametrize(
-    ("kind", "code", "words"), REFUSALS[:1] + REFUSALS[-2:], ids=["full", "url_allowed", "data_dir"]
+    ("kind", "code", "words"), REFUSALS, ids=["target", "url_allowed", "data_dir"]
 )
 def test_the_command_line_refuses_it_too_exits_1_and_writes_nothing(
     app, upstream: Upstream, kind: str, code: str, words: str
@@ -181,7 +171,7 @@ def test_joiners_get_no_delivery_of_an_assignment_that_became_undeliverable_logg
     hw1 = assignment_of(course, upstream)
     distribute(hw1, who=None)
     db.session.commit()
-    hw1.depth = 5  # changed since: every delivery of it would fail
+    hw1.target = ".hw1"  # changed since: every delivery of it would fail
     db.session.commit()
     _join(course, {"cat": None})
     before = _rows()
@@ -193,9 +183,9 @@ def test_joiners_get_no_delivery_of_an_assignment_that_became_undeliverable_logg
     assert _rows() == before
     skipped = [r.getMessage() for r in caplog.records if "joined later" in r.getMessage()]
     assert len(skipped) == 1, skipped
-    assert "skipjoin" in skipped[0] and "A history of 5 commits" in skipped[0]
+    assert "skipjoin" in skipped[0] and "The target folder '.hw1' is refused" in skipped[0]
 
-    hw1.depth = 1  # fixed: cat gets it at the next poll
+    hw1.target = "hw1"  # fixed: cat gets it at the next poll
     db.session.commit()
     assert deliver_to_joiners() == 1
     db.session.commit()
