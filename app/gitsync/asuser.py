@@ -181,9 +181,10 @@ def run_request(data: dict[str, Any]) -> SyncReport:
             if pinned and not mirror_has(mirror, branch, pinned, deadline):
                 raise GitSyncError(
                     "commit_not_in_course",
-                    f"The course repository's branch no longer has the commit the student was "
-                    f"given ({pinned[:12]}): its history was rewritten. Distribute the "
-                    "assignment again, then reset.",
+                    f"The course repository's branch {branch!r} does not have the commit the "
+                    f"student was given ({pinned[:12]}): the branch was force-pushed past it, "
+                    "or that commit came from another branch. Distribute the assignment "
+                    "again, then reset.",
                 )
             channel = MirrorChannel(mirror, deadline)
             full, step = ready_packs(mirror, expected)
