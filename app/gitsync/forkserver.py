@@ -195,7 +195,9 @@ class ForkServer:
                 kill_session(int(head))
             what = "reset" if request.get("operation") == "reset" else "sync"
             if time.monotonic() >= give_up:
-                return SyncReport.problem("failed", "timeout", f"The {what} did not finish in time.")
+                return SyncReport.problem(
+                    "failed", "timeout", f"The {what} did not finish in time."
+                )
             return SyncReport.problem("failed", "internal_error", f"The {what} process died.")
 
 
