@@ -32,10 +32,12 @@ from .mirror import (
     mirror_commit,
     mirror_has,
     mirror_name,
+    missing_paths,
+    newer_on_branch,
     ready_packs,
 )
 from .report import SyncReport
-from .reset import reset_workspace
+from .reset import not_in_course, reset_workspace
 from .runner import Git, hardened_env
 
 STUDENT_UMASK = 0o022
@@ -186,6 +188,12 @@ def run_request(data: dict[str, Any]) -> SyncReport:
                     "or that commit came from another branch. Distribute the assignment "
                     "again, then reset.",
                 )
+            newer: frozenset[str] = frozenset()
+            if pinned:
+                missing = missing_paths(mirror, pinned, list(data.get("paths") or []), deadline)
+                if missing:
+                    raise not_in_course(missing)
+                newer = newer_on_branch(mirror, branch, pinned, deadline)
             channel = MirrorChannel(mirror, deadline)
             full, step = ready_packs(mirror, expected)
             source = Source(
@@ -196,6 +204,7 @@ def run_request(data: dict[str, Any]) -> SyncReport:
                 full=open_ready_pack(full),
                 step=open_ready_pack(step[1], step[0]) if step and not pinned else None,
                 pinned=bool(pinned),
+                newer=newer,
             )
         become(uid, gid)
     except GitSyncError as exc:

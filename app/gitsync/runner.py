@@ -149,6 +149,7 @@ class Git:
     ceiling: str | None = None
     fsize_limit: int | None = None  # bytes; applied with prlimit when set
     config: tuple[str, ...] = field(default_factory=tuple)
+    index_file: Path | None = None  # another index than the repository's own (a scratch one)
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
@@ -170,6 +171,8 @@ class Git:
             env["GIT_DIR"] = str(self.git_dir)
         if self.work_tree is not None:
             env["GIT_WORK_TREE"] = str(self.work_tree)
+        if self.index_file is not None:
+            env["GIT_INDEX_FILE"] = str(self.index_file)
         return env
 
     def run(
