@@ -69,6 +69,12 @@ class Delivery(Model):
     # The engine's outcome and report (gitsync SyncReport.to_json()), once it ran.
     outcome: Mapped[str | None] = mapped_column(String(20))
     commit: Mapped[str | None] = mapped_column(String(40))
+    # The course branch it was delivered on (the mirror's, the remote's default resolved): a
+    # reset of the folder follows exactly that branch. None in deliveries made before it was kept.
+    branch: Mapped[str | None] = mapped_column(String(255))
+    # A reset's commit, pinned when the instructor asked for it: the one the student had been
+    # given then (what is put back is never silently another).
+    reset_to: Mapped[str | None] = mapped_column(String(40))
     report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

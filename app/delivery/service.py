@@ -378,21 +378,40 @@ def commit_given(assignment_id: Any, username: Any) -> ScalarSelect:
     )
 
 
-def given_to(assignment: Assignment, username: str) -> str:
-    """The commit the student was given, or DeliveryError: an active student who received it."""
+@dataclass(frozen=True)
+class Given:
+    """The course's version a student was given: its commit and the branch it came from (None
+    for a delivery made before the branch was recorded)."""
+
+    commit: str
+    branch: str | None
+
+
+def given_to(assignment: Assignment, username: str) -> Given:
+    """What the student was given, or DeliveryError: an active student who received it."""
     if username not in _students(assignment.course, None):
         raise DeliveryError(
             "not_a_student",
             f"{username!r} is not an active student of the course {assignment.course.slug!r}.",
         )
-    commit = db.session.scalar(select(commit_given(assignment.id, username)))
-    if commit is None:
+    row = db.session.execute(
+        select(Delivery.commit, Delivery.branch)
+        .where(
+            Delivery.assignment_id == assignment.id,
+            Delivery.username == username,
+            Delivery.state == State.DONE,
+            Delivery.commit.is_not(None),
+        )
+        .order_by(Delivery.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
         raise DeliveryError(
             "not_delivered",
             f"{username!r} has not received {assignment.slug!r} yet, so there is nothing to "
             "reset: distribute it to them first.",
         )
-    return commit
+    return Given(row.commit, row.branch)
 
 
 def reset_paths(paths: Iterable[str]) -> list[str]:
@@ -420,7 +439,7 @@ def reset(
     they were given; their copy is moved aside with a timestamp, never deleted. Recorded in
     the audit history; nothing is queued when a check refuses it.
     """
-    given_to(assignment, username)
+    given = given_to(assignment, username)
     refused = undeliverable(assignment)
     if refused:
         raise refused
@@ -439,6 +458,8 @@ def reset(
             username=username,
             kind=RESET,
             paths=chosen,
+            reset_to=given.commit,  # pinned now: a later delivery makes the worker refuse
+            branch=given.branch,
         )
     )
     db.session.flush()
@@ -451,34 +472,46 @@ def reset(
         student=username,
         paths=chosen,
         whole_folder=not chosen,
+        commit=given.commit,
     )
     return distribution
 
 
-def mirror_with(url: str, branch: str | None, commit: str) -> Mirror | None:
-    """A mirror already here whose branch has `commit`, found without the network."""
+def mirror_with(url: str, branch: str, commit: str) -> Mirror | None:
+    """The mirror already here of exactly `branch`, if that branch has `commit` (no network).
+    Never another branch's mirror of the URL: a reset clones on the mirror's branch."""
     account = current_app.config.get("DATA_DIR_OWNER")  # git runs as the mirrors' owner
     for path in find_mirror(url, branch, mirrors_dir()):
-        name = mirror_branch(path) or ""
         try:
-            has = mirror_has(path, name, commit, time.monotonic() + LIST_SECONDS, account)
+            has = mirror_has(path, branch, commit, time.monotonic() + LIST_SECONDS, account)
         except GitSyncError:
             has = False
         if has:
-            return Mirror(path, name, mirror_commit(path, name))
+            return Mirror(path, branch, mirror_commit(path, branch))
     return None
+
+
+def reset_mirror(url: str, branch: str | None, commit: str) -> Mirror:
+    """The mirror a reset to `commit` reads: the branch it was delivered on (None: the
+    remote's default, resolved now), fetched only when the mirror here lacks the commit."""
+    if branch is not None:
+        found = mirror_with(url, branch, commit)
+        if found is not None:
+            return found
+    return refresh_mirror(url, branch)
 
 
 def course_files(assignment: Assignment, username: str) -> tuple[str, list[str]]:
     """The commit the student was given and its files (under the assignment's sub-folder),
     from the service's own mirror, never the student's home: what a page offers to reset.
     No files when no mirror here has it (the whole folder can still be reset)."""
-    commit = given_to(assignment, username)
-    for path in find_mirror(assignment.repo_url, assignment.branch, mirrors_dir()):
+    given = given_to(assignment, username)
+    branch = given.branch or assignment.branch
+    for path in find_mirror(assignment.repo_url, branch, mirrors_dir()):
         try:
             files = tree_files(
                 path,
-                commit,
+                given.commit,
                 assignment.subpath,
                 timeout=LIST_SECONDS,
                 account=current_app.config.get("DATA_DIR_OWNER"),
@@ -486,8 +519,8 @@ def course_files(assignment: Assignment, username: str) -> tuple[str, list[str]]
         except GitSyncError:
             continue
         if files:
-            return commit, files
-    return commit, []
+            return given.commit, files
+    return given.commit, []
 
 
 # -- what became of it ---------------------------------------------------------------------------

@@ -54,10 +54,12 @@ MAX_ATTEMPTS = 5
 IDLE_SECONDS = 1.0
 # Why a delivery went back to the queue (its `waiting_for`, as the instructor reads it).
 FOLDER_BUSY = "waiting for another delivery to the same folder"
-SYNC_BUSY = (
+BUSY = (
     "Another git operation held the folder (the student's own, or nbgitpuller) all the while "
-    "the delivery waited: nothing was changed. Distribute again once it is free."
+    "the {what} waited: nothing was changed. {again} once it is free."
 )
+SYNC_BUSY = BUSY.format(what="delivery", again="Distribute again")
+RESET_BUSY = BUSY.format(what="reset", again="Reset again")
 NEEDS_ROOT = (
     "Deliveries need a `flask --app wsgi worker` running as root: this process is not root, "
     "so it cannot become each student to write into their home, and leaves the deliveries "
@@ -69,6 +71,10 @@ HUB_ADMIN = (
     "off the roster, or make them no admin on the Hub."
 )
 NOTHING_TO_RESET = "The student has no home on this machine: there is nothing to reset."
+NEWER_SINCE = (
+    "The student was given a newer version of the assignment ({now}) after this reset was "
+    "asked for ({pinned}): nothing was reset. Ask for the reset again to put back the newer one."
+)
 
 
 @dataclass(frozen=True)
@@ -89,7 +95,9 @@ class Job:
     admin: bool = False
     kind: str = SYNC
     paths: tuple[str, ...] = ()  # a reset's; none: the whole folder
-    given: str | None = None  # the commit the student was given (what a reset puts back)
+    given: str | None = None  # the commit the student was given, as of now
+    reset_to: str | None = None  # a reset's commit, pinned when it was asked for
+    given_branch: str | None = None  # a reset's: the branch that commit was delivered on
 
 
 @dataclass(frozen=True)
@@ -127,6 +135,7 @@ class Result:
     report: dict[str, Any] | None = None
     error: str | None = None
     waiting_for: str | None = None
+    branch: str | None = None  # the course branch it delivered
 
 
 Perform = Callable[[Job, Context], Result]
@@ -170,8 +179,11 @@ class MirrorCache:
 MIRRORS = MirrorCache()
 
 
-def from_report(report: SyncReport, commit: str | None) -> Result:
-    """The delivery's result from the engine's report; `commit` is the one it brought."""
+def from_report(
+    report: SyncReport, commit: str | None, branch: str | None = None, kind: str = SYNC
+) -> Result:
+    """The delivery's result from the engine's report; `commit` is the one it brought, from
+    `branch`; a reset's messages speak of a reset."""
     data = report.to_json()
     if report.outcome == "needs_attention":
         return Result(State.ATTENTION, report.outcome, None, data, report.error_message)
@@ -180,9 +192,10 @@ def from_report(report: SyncReport, commit: str | None) -> Result:
             # Not queued again: the lock file is the student's own, so a student (or a stuck
             # git of theirs) could hold it forever and have this delivery claimed in every
             # batch, each time after the engine's wait, ahead of everyone else's.
-            return Result(State.ATTENTION, report.outcome, None, data, SYNC_BUSY)
+            busy = RESET_BUSY if kind == RESET else SYNC_BUSY
+            return Result(State.ATTENTION, report.outcome, None, data, busy)
         return Result(State.FAILED, report.outcome, None, data, report.error_message)
-    return Result(State.DONE, report.outcome, commit, data)
+    return Result(State.DONE, report.outcome, commit, data, branch=branch)
 
 
 def deliver(job: Job, context: Context) -> Result:
@@ -227,21 +240,28 @@ def sync_folder(job: Job, context: Context, home: homes.Home) -> Result:
         mirror_account=context.mirror_account,
         **context.engine_options(),
     )
-    return from_report(report, commit)
+    return from_report(report, commit, mirror.branch)
 
 
 def reset_files(job: Job, context: Context, home: homes.Home) -> Result:
-    """Put back the course's version the student was given (the mirror has it: no fetch from
-    the repository unless no mirror here does), their copy moved aside."""
-    if job.given is None:
+    """Put back the course's version the student was given, from the branch it was delivered
+    on (the mirror has it: no fetch from the repository unless the mirror here lacks it), their
+    copy moved aside. The commit was pinned when the reset was asked for: if a newer delivery
+    reached the student since, nothing is reset (the instructor asked for another version)."""
+    pinned = job.reset_to or job.given
+    if pinned is None:
         return Result(State.FAILED, error="The student was never given the assignment.")
-    mirror = service.mirror_with(job.url, job.branch, job.given) or MIRRORS.get(job)
-    if isinstance(mirror, GitSyncError):
-        return Result(State.FAILED, "failed", error=mirror.message)
+    if job.given != pinned:
+        now = (job.given or "none")[:12]
+        return Result(State.FAILED, error=NEWER_SINCE.format(now=now, pinned=pinned[:12]))
+    try:
+        mirror = service.reset_mirror(job.url, job.given_branch or job.branch, pinned)
+    except GitSyncError as exc:
+        return Result(State.FAILED, "failed", error=exc.message)
     report = reset(
         job.url,
         home.path / job.target,
-        commit=job.given,
+        commit=pinned,
         paths=list(job.paths),
         branch=mirror.branch,
         path=job.subpath,
@@ -251,7 +271,7 @@ def reset_files(job: Job, context: Context, home: homes.Home) -> Result:
         mirror_account=context.mirror_account,
         **context.engine_options(),
     )
-    return from_report(report, job.given)
+    return from_report(report, pinned, mirror.branch, RESET)
 
 
 # -- the rows ------------------------------------------------------------------------------------
@@ -282,6 +302,8 @@ def record(claim: Claim, delivery_id: int, result: Result, started: datetime | N
             started_at=started,
             finished_at=utcnow(),
         )
+        if result.branch is not None:  # a reset's pinned branch stays when it failed
+            values["branch"] = result.branch
     with db.engine.begin() as connection:
         written = connection.execute(
             update(DELIVERIES).where(_held(claim, delivery_id)).values(**values)
@@ -307,6 +329,8 @@ JOB_COLUMNS = (
     Delivery.kind,
     Delivery.paths,
     service.commit_given(Delivery.assignment_id, Delivery.username).label("given"),
+    Delivery.reset_to,
+    Delivery.branch.label("given_branch"),
 )
 
 

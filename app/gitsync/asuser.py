@@ -41,10 +41,12 @@ from .mirror import (
     mirror_commit,
     mirror_has,
     mirror_name,
+    missing_paths,
+    newer_on_branch,
     ready_packs,
 )
 from .report import SyncReport
-from .reset import reset_workspace
+from .reset import not_in_course, reset_workspace
 from .runner import Git, hardened_env
 
 STUDENT_UMASK = 0o022
@@ -228,10 +230,18 @@ def run_request(data: dict[str, Any]) -> SyncReport:
             if pinned and not mirror_has(mirror, branch, pinned, deadline, account):
                 raise GitSyncError(
                     "commit_not_in_course",
-                    f"The course repository's branch no longer has the commit the student was "
-                    f"given ({pinned[:12]}): its history was rewritten. Distribute the "
-                    "assignment again, then reset.",
+                    f"The course repository's branch {branch!r} does not have the commit the "
+                    f"student was given ({pinned[:12]}): the branch was force-pushed past it, "
+                    "or that commit came from another branch. Distribute the assignment "
+                    "again, then reset.",
                 )
+            newer: frozenset[str] = frozenset()
+            if pinned:
+                wanted = list(data.get("paths") or [])
+                missing = missing_paths(mirror, pinned, wanted, deadline, account)
+                if missing:
+                    raise not_in_course(missing)
+                newer = newer_on_branch(mirror, branch, pinned, deadline, account)
             with acting_as(account):
                 full, step = ready_packs(mirror, expected)
                 full_pack = open_ready_pack(full)
@@ -245,6 +255,7 @@ def run_request(data: dict[str, Any]) -> SyncReport:
                 full=full_pack,
                 step=step_pack,
                 pinned=bool(pinned),
+                newer=newer,
             )
         become(uid, gid)
     except GitSyncError as exc:

@@ -85,6 +85,9 @@ class Source:
     # Fetch ``expected`` itself rather than the branch's tip: a reset puts back the commit the
     # student was given, which the branch may have moved past since.
     pinned: bool = False
+    # A reset's: the course's commits on the branch that descend from ``expected`` (the
+    # mirror's word), so a folder that already has a newer one keeps it.
+    newer: frozenset[str] = frozenset()
 
     def wanted(self, branch: str) -> str:
         """What a clone fetches: the branch's tip, or the pinned commit."""
@@ -467,17 +470,21 @@ class WorkspaceSync:
                     "path_not_found", f"The repository has no folder {self.req.path!r}."
                 )
             files = self.visible(git.run("ls-files", "-z").paths())
-            try:
-                os.rename(tmp, self.dest)
-            except OSError:
-                raise GitSyncError(
-                    "target_changed", "The target folder appeared or changed during the clone."
-                ) from None
+            self.put_in_place(tmp)
             _, after = read_head(self.git_dir)
             return SyncReport("cloned", None, after, updated=files, renamed=list(self.renamed))
         finally:
             if os.path.lexists(tmp):
                 shutil.rmtree(tmp, ignore_errors=True)
+
+    def put_in_place(self, tmp: Path) -> None:
+        """Rename the finished clone to the target (which is absent, or an empty folder)."""
+        try:
+            os.rename(tmp, self.dest)
+        except OSError:
+            raise GitSyncError(
+                "target_changed", "The target folder appeared or changed during the clone."
+            ) from None
 
     @staticmethod
     def copy_pack(git_dir: Path, ready: ReadyPack) -> None:
@@ -1013,13 +1020,16 @@ def in_workspace(request: Request, work: Callable[[], SyncReport]) -> SyncReport
         wait = min(BUSY_WAIT_SECONDS, max(request.deadline - time.monotonic() - 1, 0))
         with workspace_lock(request.dest, wait):
             return work()
-    except GitSyncError as exc:
-        return SyncReport.problem(
-            "failed", exc.code, exc.message, read_head(request.dest / ".git")[1]
-        )
-    except OSError as exc:
-        if exc.errno == errno.EFBIG:
-            return SyncReport.problem("failed", "too_large", TOO_LARGE_MESSAGE)
-        return SyncReport.problem(
-            "failed", "filesystem_error", f"A file operation failed: {exc.strerror or exc}."
-        )
+    except (GitSyncError, OSError) as exc:
+        return problem_of(exc, request.dest)
+
+
+def problem_of(exc: GitSyncError | OSError, dest: Path) -> SyncReport:
+    """The failed report of a run that raised ``exc`` in the workspace ``dest``."""
+    if isinstance(exc, GitSyncError):
+        return SyncReport.problem("failed", exc.code, exc.message, read_head(dest / ".git")[1])
+    if exc.errno == errno.EFBIG:
+        return SyncReport.problem("failed", "too_large", TOO_LARGE_MESSAGE)
+    return SyncReport.problem(
+        "failed", "filesystem_error", f"A file operation failed: {exc.strerror or exc}."
+    )

@@ -202,9 +202,12 @@ class ForkServer:
                 return json.loads(body)
             if head.isdigit():
                 kill_session(int(head))
+            what = "reset" if request.get("operation") == "reset" else "sync"
             if time.monotonic() >= give_up:
-                return SyncReport.problem("failed", "timeout", "The sync did not finish in time.")
-            return SyncReport.problem("failed", "internal_error", "The sync process died.")
+                return SyncReport.problem(
+                    "failed", "timeout", f"The {what} did not finish in time."
+                )
+            return SyncReport.problem("failed", "internal_error", f"The {what} process died.")
 
 
 _default = ForkServer()

@@ -61,6 +61,46 @@ def mirror_has(
     return found.returncode == 0
 
 
+def missing_paths(
+    mirror: Path,
+    commit: str,
+    paths: list[str],
+    deadline: float,
+    account: tuple[int, int] | None = None,
+) -> list[str]:
+    """Those of ``paths`` that ``commit``'s tree lacks, read from the mirror: a reset refuses
+    them before it fetches anything into the student's folder. ``account`` as in mirror_has."""
+    have: set[str] = set()
+    git = Git(deadline, git_dir=mirror, user=account)
+    for start in range(0, len(paths), 500):
+        chunk = paths[start : start + 500]
+        listing = git.run("ls-tree", "-z", "--name-only", commit, "--", *chunk).paths()
+        have.update(listing)
+    return [path for path in paths if path not in have]
+
+
+# How many of the branch's newer commits a reset recognises in a folder (the newest ones).
+NEWER_LIMIT = 1000
+
+
+def newer_on_branch(
+    mirror: Path,
+    branch: str,
+    commit: str,
+    deadline: float,
+    account: tuple[int, int] | None = None,
+) -> frozenset[str]:
+    """The commits of the mirror's ``branch`` that descend from ``commit`` (the newest ones);
+    ``account`` as in mirror_has."""
+    found = Git(deadline, git_dir=mirror, user=account).run(
+        "rev-list",
+        f"--max-count={NEWER_LIMIT}",
+        "--ancestry-path",
+        f"{commit}..refs/heads/{branch}",
+    )
+    return frozenset(found.text.split())
+
+
 def find_mirror(url: str, branch: str | None, mirrors_dir: Path | str) -> list[Path]:
     """The mirrors already made for ``url``'s ``branch`` (None: for whichever branch), read
     without any network: a page lists the course's files from them."""

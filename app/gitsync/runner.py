@@ -153,6 +153,7 @@ class Git:
     config: tuple[str, ...] = field(default_factory=tuple)
     # (uid, gid) to run git as, groups cleared (root working in another account's folder).
     user: tuple[int, int] | None = None
+    index_file: Path | None = None  # another index than the repository's own (a scratch one)
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
@@ -174,6 +175,8 @@ class Git:
             env["GIT_DIR"] = str(self.git_dir)
         if self.work_tree is not None:
             env["GIT_WORK_TREE"] = str(self.work_tree)
+        if self.index_file is not None:
+            env["GIT_INDEX_FILE"] = str(self.index_file)
         return env
 
     def run(

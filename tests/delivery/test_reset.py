@@ -77,6 +77,7 @@ def test_a_reset_puts_back_the_version_given_keeps_the_students_copy_and_is_audi
                 "student": student.name,
                 "paths": ["week1/notes.ipynb"],
                 "whole_folder": False,
+                "commit": given,
             },
         )
     ]
@@ -211,15 +212,19 @@ def test_a_reset_and_a_sync_of_the_same_folder_never_overlap(
         finally:
             gate.set()
         eventually(lambda: settled(sync_id) and settled(back_id), "both ended")
-    assert states(sync_id) == {"done": 1} and states(back_id) == {"done": 1}
+    # The sync ran first and gave the student a newer version than the one the reset was
+    # asked for: the reset refuses rather than put back another commit than the one pinned.
+    assert states(sync_id) == {"done": 1} and states(back_id) == {"failed": 1}
+    (error,) = db.session.scalars(
+        select(Delivery.error).where(Delivery.distribution_id == back_id)
+    ).all()
+    assert "newer version" in error and "Ask for the reset again" in error, error
     runs = db.session.execute(
         select(Delivery.started_at, Delivery.finished_at)
         .where(Delivery.distribution_id.in_([sync_id, back_id]))
         .order_by(Delivery.started_at)
     ).all()
     assert runs[0][1] <= runs[1][0], "the reset and the sync ran at once in the folder"
-    # The sync ran first (the reset waited for it), so the course's version is its commit.
     folder = homes / student.name / "hw1"
     assert (folder / "README.md").read_text() == "# Homework 1, corrected\n"
-    # The sync left the course's README: nothing of the student's to move aside.
     assert [p.name for p in folder.glob("README__*.md")] == []

@@ -253,6 +253,12 @@ def tree_bytes(root: Path) -> dict[str, bytes | str]:
     return found
 
 
+def git_bytes(root: Path) -> dict[str, bytes | str]:
+    """Every file of ``root``'s .git (refs, shallow, config, objects) but the index, which a
+    status may refresh: what "changed nothing" must leave as it was too."""
+    return {name: data for name, data in tree_bytes(root / ".git").items() if name != "index"}
+
+
 def commits(repo: Path) -> int:
     return int(git("-C", repo, "-c", "safe.directory=*", "rev-list", "--count", "HEAD").strip())
 
@@ -260,3 +266,14 @@ def commits(repo: Path) -> int:
 def repo_git(repo: Path, *args: str) -> str:
     """Inspect a student's repo from the test (root reads it; git would refuse its ownership)."""
     return git("-C", repo, "-c", "safe.directory=*", *args)
+
+
+@pytest.fixture
+def given(home: Path, upstream: Upstream, do_sync: Syncer) -> tuple[Path, str]:
+    """The student's folder after the first release, and that release's commit; the course
+    then publishes a newer commit the student has not been given."""
+    dest = home / "course"
+    assert do_sync(dest).outcome == "cloned"
+    first = repo_git(dest, "rev-parse", "HEAD").strip()
+    upstream.commit({"week1/notes.ipynb": "newer\n", "week3/new.ipynb": "new\n"}, "week 3")
+    return dest, first

@@ -13,23 +13,19 @@ from pathlib import Path
 import pytest
 
 from app.gitsync import SyncReport, ensure_mirror, reset
-from tests.gitsync.conftest import Student, Syncer, Upstream, needs_root, repo_git, tree_bytes
+from tests.gitsync.conftest import (
+    Student,
+    Upstream,
+    git_bytes,
+    needs_root,
+    repo_git,
+    tree_bytes,
+)
 from tests.gitsync.test_unsafe import merge_in_progress
 
 pytestmark = needs_root
 
 STAMP = r"\d{14}"
-
-
-@pytest.fixture
-def given(home: Path, upstream: Upstream, do_sync: Syncer) -> tuple[Path, str]:
-    """The student's folder after the first release, and that release's commit; the course
-    then publishes a newer commit the student has not been given."""
-    dest = home / "course"
-    assert do_sync(dest).outcome == "cloned"
-    first = repo_git(dest, "rev-parse", "HEAD").strip()
-    upstream.commit({"week1/notes.ipynb": "newer\n", "week3/new.ipynb": "new\n"}, "week 3")
-    return dest, first
 
 
 def do_reset(upstream: Upstream, mirrors: Path, dest: Path, commit: str, paths: list[str]):
@@ -111,10 +107,11 @@ def test_a_hostile_or_unknown_path_is_refused_and_changes_nothing(
 ):
     dest, first = given
     student.write(dest / "README.md", "mine\n")
-    before = tree_bytes(dest)
+    before, git_before = tree_bytes(dest), git_bytes(dest)
     report = do_reset(upstream, mirrors, dest, first, paths)
     assert (report.outcome, report.error_code) == ("failed", code), report
     assert tree_bytes(dest) == before
+    assert git_bytes(dest) == git_before
 
 
 def test_a_link_planted_by_the_student_is_never_followed_out_of_the_folder(
@@ -133,11 +130,12 @@ def test_a_link_planted_by_the_student_is_never_followed_out_of_the_folder(
         else:
             os.rename(link, dest / "week1-old")
         link.symlink_to(target)
-        before = tree_bytes(dest)
+        before, git_before = tree_bytes(dest), git_bytes(dest)
         report = do_reset(upstream, mirrors, dest, first, ["week1/notes.ipynb"])
         assert (report.outcome, report.error_code) == ("failed", "path_through_link"), report
         assert "symbolic link" in (report.error_message or "")
         assert tree_bytes(dest) == before
+        assert git_bytes(dest) == git_before
     assert (victim / "notes.ipynb").read_text() == "the other student's work\n"
     assert sorted(p.name for p in victim.iterdir()) == ["notes.ipynb"]
     # The whole folder turned into a link: refused too, the link stays as it is.
@@ -169,11 +167,12 @@ def test_a_folder_not_hubclasss_or_in_a_merge_is_refused_with_a_clear_message(
 ):
     dest, first = given
     make(dest, student)
-    before = tree_bytes(dest)
+    before, git_before = tree_bytes(dest), git_bytes(dest)
     report: SyncReport = do_reset(upstream, mirrors, dest, first, paths)
     assert report.outcome == outcome, report
     assert words in (report.error_message or ""), report.error_message
     assert tree_bytes(dest) == before
+    assert git_bytes(dest) == git_before
     assert (dest / ".git").is_dir()
 
 
