@@ -28,12 +28,14 @@ test: $(BIN)/.installed system-deps
 	$(BIN)/mypy
 	$(BIN)/pytest
 
-## bench: every benchmark, each printing its ratios and whether its goals hold (sync needs root)
+## bench: every benchmark, each printing its ratios and whether its goals hold (sync and
+## distribute need root)
 bench: $(BIN)/.installed system-deps
 	$(BIN)/python bench/roster_plan.py
 	$(BIN)/python bench/roster.py
 	$(BIN)/python bench/dashboard.py
 	$(BIN)/python bench/sync.py
+	$(BIN)/python bench/distribute.py
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

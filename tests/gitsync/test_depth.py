@@ -83,11 +83,13 @@ def test_a_depth_that_is_no_whole_number_is_refused(home, upstream, do_sync):
 
 
 def test_a_reset_of_the_whole_folder_clones_the_history_asked_for(
-    home, five_commits, do_sync, mirrors
+    home, five_commits, do_sync, mirrors, student
 ):
     dest = home / "course"
     do_sync(dest, depth=None)
     given = repo_git(dest, "rev-parse", "HEAD").strip()
+    # An edit to reset: a folder already as given is left alone.
+    student.write(dest / "week1" / "data.csv", "my answer\n")
     five_commits.commit({"README.md": "# Course, release 6\n"}, "release 6")
 
     report = reset(
