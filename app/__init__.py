@@ -10,6 +10,7 @@ from flask import Flask
 from . import activity, auth, cli, delivery, error_pages, hub, jobs
 from .config import ensure_private_sqlite_file, from_env
 from .extensions import csrf, db, migrate
+from .text import printable
 from .timeutil import iso_z
 from .web import inputs, redirects
 from .web.prefix import ServicePrefix
@@ -44,6 +45,7 @@ def create_app(config: dict | None = None) -> Flask:
     from .courses import api as courses_api
     from .courses import views as courses_views
     from .delivery import api as delivery_api
+    from .delivery import views as delivery_views
     from .ops import api as ops_api
     from .ops import views as ops_views
     from .roster import api as roster_api
@@ -54,6 +56,7 @@ def create_app(config: dict | None = None) -> Flask:
         activity_views.bp,
         roster_views.bp,
         assignments_views.bp,
+        delivery_views.bp,
         ops_views.bp,
         auth_api.bp,
         courses_api.bp,
@@ -66,6 +69,7 @@ def create_app(config: dict | None = None) -> Flask:
         app.register_blueprint(blueprint)
     _import_all_tables()
     app.add_template_filter(iso_z)  # <time datetime="{{ when|iso_z }}">, as the API writes times
+    app.add_template_filter(printable)  # outside text (usernames, git's stderr) on one line
 
     error_pages.init_app(app)
     auth.register_error_handlers(app)

@@ -3,7 +3,10 @@
 service.py (distribute: who is targeted; the progress JSON), homes.py (where a student's home is
 and whether it may be written into), worker.py (the queue handler: claim, sync as the student,
 record), pending.py (the periodic task: waiting deliveries whose home appeared, students who
-joined later), states.py, cli.py (`flask distribute`), api.py (/api/v1/.../distributions).
+joined later), states.py, cli.py (`flask distribute`), api.py (/api/v1/.../distributions);
+the pages: views.py (the Distribute form and the progress on the assignment's page, a
+distribution's page, a student's delivery page), progress.py (what they read), words.py (a
+delivery's outcome in the instructor's words), forms.py, templates/delivery/.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 from flask import Flask
 
 from app import jobs
+from app.assignments import page
 
 from .pending import POLL_TASK, poll_pending
 from .service import DeliveryError, distribute, distribution_json, find_assignment
@@ -21,10 +25,16 @@ QUEUE_NAME = "deliveries"
 
 
 def init_app(app: Flask) -> None:
-    """Register the delivery queue and its periodic task with the app's workers."""
+    """Register the delivery queue and its periodic task with the app's workers, and the
+    delivery's part of the assignment page."""
     work = jobs.registry(app)
     work.register_queue(QUEUE_NAME, handle_batch)
     work.register_periodic(POLL_TASK, float(app.config["HUBCLASS_POLL_SECONDS"]), poll_pending)
+    # Imported here, not at the top: the pages need the auth and the assignments' pages, which
+    # the workers (and `flask worker`) do not.
+    from .views import ASSIGNMENT_TEMPLATE, assignment_part
+
+    page.register(app, ASSIGNMENT_TEMPLATE, assignment_part)
 
 
 __all__ = [
