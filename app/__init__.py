@@ -45,6 +45,7 @@ def create_app(config: dict | None = None) -> Flask:
     from .courses import api as courses_api
     from .courses import views as courses_views
     from .delivery import api as delivery_api
+    from .delivery import reset_views as delivery_reset_views
     from .delivery import views as delivery_views
     from .ops import api as ops_api
     from .ops import views as ops_views
@@ -57,6 +58,7 @@ def create_app(config: dict | None = None) -> Flask:
         roster_views.bp,
         assignments_views.bp,
         delivery_views.bp,
+        delivery_reset_views.bp,
         ops_views.bp,
         auth_api.bp,
         courses_api.bp,

@@ -19,7 +19,7 @@ def init_app(app: Flask) -> None:
     from .activity.cli import poll_command, status_command
     from .assignments.cli import assignment_cli
     from .courses.cli import course_cli
-    from .delivery.cli import distribute_command
+    from .delivery.cli import distribute_command, reset_command
     from .gitsync.cli import gitsync_command
     from .jobs.cli import worker_command
     from .roster.cli import roster_cli
@@ -32,3 +32,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(gitsync_command, "gitsync")
     app.cli.add_command(worker_command)
     app.cli.add_command(distribute_command)
+    app.cli.add_command(reset_command)

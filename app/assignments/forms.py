@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wtforms import SelectField, StringField
+from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 from app.web.forms import PageForm
@@ -50,8 +50,8 @@ class AssignmentForm(PageForm):
     policy = SelectField(
         "A student's folder that cannot be merged safely",
         choices=[
-            ("needs_attention", "leave it, and list it as needing attention"),
-            ("backup", "move it aside (<folder>_backup_<time>) and clone afresh"),
+            SelectChoice("needs_attention", "leave it, and list it as needing attention"),
+            SelectChoice("backup", "move it aside (<folder>_backup_<time>) and clone afresh"),
         ],
         default=rules.DEFAULT_POLICY,
     )

@@ -1,12 +1,14 @@
 """Delivery: distributing an assignment to students, one queued delivery per student.
 
-service.py (distribute: who is targeted; the progress JSON), homes.py (where a student's home is
-and whether it may be written into), worker.py (the queue handler: claim, sync as the student,
-record), pending.py (the periodic task: waiting deliveries whose home appeared, students who
-joined later), states.py, cli.py (`flask distribute`), api.py (/api/v1/.../distributions);
-the pages: views.py (the Distribute form and the progress on the assignment's page, a
-distribution's page, a student's delivery page), progress.py (what they read), words.py (a
-delivery's outcome in the instructor's words), forms.py, templates/delivery/.
+service.py (distribute: who is targeted; reset: one student's files back to the course's
+version; the progress JSON), homes.py (where a student's home is and whether it may be written
+into), worker.py (the queue handler: claim, sync or reset as the student, record), pending.py
+(the periodic task: waiting deliveries whose home appeared, students who joined later),
+states.py, cli.py (`flask distribute`, `flask reset`), api.py (/api/v1/.../distributions,
+.../students/<username>/reset); the pages: views.py (the Distribute form and the progress on
+the assignment's page, a distribution's page, a student's delivery page), progress.py (what
+they read), words.py (a delivery's outcome in the instructor's words), reset_views.py (the
+reset form of a student's delivery page), forms.py, templates/delivery/.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from app import jobs
 from app.assignments import page
 
 from .pending import POLL_TASK, poll_pending
-from .service import DeliveryError, distribute, distribution_json, find_assignment
+from .service import DeliveryError, distribute, distribution_json, find_assignment, reset
 from .states import State
 from .worker import handle_batch
 
@@ -44,4 +46,5 @@ __all__ = [
     "distribution_json",
     "find_assignment",
     "init_app",
+    "reset",
 ]

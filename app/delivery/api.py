@@ -1,4 +1,5 @@
-"""Distributions in the JSON API: start one for an assignment, and follow its progress."""
+"""Distributions in the JSON API: start one for an assignment (or a reset of one student's
+files), and follow its progress."""
 
 from __future__ import annotations
 
@@ -16,6 +17,22 @@ bp = Blueprint("delivery_api", __name__, url_prefix="/api/v1")
 
 FIELDS = ("section", "users", "only_behind", "retry_failed")
 EXAMPLE = '{"section": "lab-a", "users": ["alice"], "only_behind": true, "retry_failed": false}'
+RESET_FIELDS = ("paths", "whole_folder")
+RESET_EXAMPLE = '{"paths": ["week1/notes.ipynb"]} or {"whole_folder": true}'
+
+
+def _known_fields(body: dict, fields: tuple[str, ...], what: str) -> None:
+    unknown = sorted(set(body) - set(fields))
+    if unknown:
+        raise inputs.InvalidInput(
+            f"Unknown field {unknown[0]!r}: {what} takes {', '.join(fields)}."
+        )
+
+
+def _accepted(distribution):
+    """202 with the distribution's progress, and where to follow it."""
+    location = url_for(".distribution_detail", distribution_id=distribution.id)
+    return service.distribution_json(distribution), 202, {"Location": location}
 
 
 @bp.post("/courses/<slug>/assignments/<assignment>/distributions")
@@ -24,11 +41,7 @@ def distribution_create(slug: str, assignment: str):
     course = managed_course(slug)
     found = service.find_assignment(course, assignment)
     body = inputs.json_object(EXAMPLE) if request.get_data() else {}
-    unknown = sorted(set(body) - set(FIELDS))
-    if unknown:
-        raise inputs.InvalidInput(
-            f"Unknown field {unknown[0]!r}: a distribution takes {', '.join(FIELDS)}."
-        )
+    _known_fields(body, FIELDS, "a distribution")
     users = inputs.text_list_field(body, "users", '["alice", "bob"]')
     distribution = service.distribute(
         found,
@@ -39,8 +52,24 @@ def distribution_create(slug: str, assignment: str):
         retry_failed=inputs.flag_field(body, "retry_failed"),
     )
     db.session.commit()
-    location = url_for(".distribution_detail", distribution_id=distribution.id)
-    return service.distribution_json(distribution), 202, {"Location": location}
+    return _accepted(distribution)
+
+
+@bp.post("/courses/<slug>/assignments/<assignment>/students/<username>/reset")
+def reset_create(slug: str, assignment: str, username: str):
+    """Queue a reset of one student's files, or of their whole folder, to the course's version
+    they were given; follow it at GET /api/v1/distributions/<id>."""
+    found = service.find_assignment(managed_course(slug), assignment)
+    body = inputs.json_object(RESET_EXAMPLE)
+    _known_fields(body, RESET_FIELDS, "a reset")
+    paths = inputs.text_list_field(body, "paths", '["week1/notes.ipynb"]')
+    whole = inputs.flag_field(body, "whole_folder")
+    named = body.get("paths") is not None
+    if whole == named:  # both, or neither: say exactly what a reset takes
+        raise inputs.InvalidInput(f"Send either the paths or the whole folder: {RESET_EXAMPLE}.")
+    distribution = service.reset(found, username, None if whole else paths, current_instructor())
+    db.session.commit()
+    return _accepted(distribution)
 
 
 @bp.get("/distributions/<id:distribution_id>")

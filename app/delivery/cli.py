@@ -1,8 +1,10 @@
-"""`flask --app wsgi distribute COURSE SLUG`: distribute an assignment from cron or a script."""
+"""`flask --app wsgi distribute COURSE SLUG`: distribute an assignment from cron or a script;
+`flask --app wsgi reset COURSE SLUG USERNAME`: put one student's files back to the course's."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
@@ -48,12 +50,7 @@ def distribute_command(
         )
     except HubclassError as e:
         fail(e.message)
-    db.session.commit()
-    distribution_id = distribution.id
-    if wait:
-        work_until_finished(distribution_id, worker_name(0))
-    db.session.expire_all()  # read what the workers wrote
-    summary = service.distribution_json(service.get_distribution(distribution_id))
+    summary = _committed(distribution.id, wait)
     if as_json:
         click.echo(json.dumps(summary))
         return
@@ -66,3 +63,55 @@ def distribute_command(
     for entry in summary["deliveries"]:
         why = entry["error"] or entry["waiting_for"] or entry["outcome"] or ""
         click.echo(f"{entry['username']}\t{entry['state']}\t{why}")
+
+
+def _committed(distribution_id: int, wait: bool) -> dict[str, Any]:
+    """Commit what was queued; with `wait`, run it here too; return its progress JSON."""
+    db.session.commit()
+    if wait:
+        work_until_finished(distribution_id, worker_name(0))
+    db.session.expire_all()  # read what the workers wrote
+    return service.distribution_json(service.get_distribution(distribution_id))
+
+
+@click.command("reset")
+@click.argument("course")
+@click.argument("slug")
+@click.argument("username")
+@click.option(
+    "--path", "paths", multiple=True, help="A file or folder of the assignment to reset (repeat)."
+)
+@click.option("--whole-folder", is_flag=True, help="Reset the student's whole folder.")
+@click.option("--wait", is_flag=True, help="Run it here too; return when it has run.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def reset_command(
+    course: str,
+    slug: str,
+    username: str,
+    paths: tuple[str, ...],
+    whole_folder: bool,
+    wait: bool,
+    as_json: bool,
+) -> None:
+    """Reset USERNAME's files of the assignment SLUG of COURSE to the course's version they
+    were given; their copy is moved aside with a timestamp, never deleted."""
+    if whole_folder == bool(paths):
+        fail("Give either --path (once per file or folder) or --whole-folder.")
+    try:
+        assignment = service.find_assignment(courses.get_course(course, who=None), slug)
+        distribution = service.reset(
+            assignment, username, None if whole_folder else list(paths), who=None
+        )
+    except HubclassError as e:
+        fail(e.message)
+    summary = _committed(distribution.id, wait)
+    if as_json:
+        click.echo(json.dumps(summary))
+        return
+    (entry,) = summary["deliveries"]
+    what = "the whole folder" if whole_folder else ", ".join(entry["paths"])
+    click.echo(f"Reset {summary['distribution']} of {what} for {username}: {entry['state']}.")
+    if entry["error"]:
+        click.echo(entry["error"])
+    for moved in (entry["report"] or {}).get("renamed", []):
+        click.echo(f"Their copy {moved['from']} is now {moved['to']}.")

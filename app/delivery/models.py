@@ -12,6 +12,9 @@ from app.assignments.models import Assignment
 from app.extensions import Model
 from app.timeutil import utcnow
 
+# What a delivery does (its `kind`).
+SYNC, RESET = "sync", "reset"
+
 
 class Distribution(Model):
     """One press of "Distribute": which students it targeted, by whom, when."""
@@ -20,9 +23,10 @@ class Distribution(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     assignment_id: Mapped[int] = mapped_column(ForeignKey("assignment.id"), index=True)
-    # course | section | users | behind | failed | joined (a student who joined later)
+    # course | section | users | behind | failed | joined (a student who joined later) |
+    # reset (one student's files put back to the course's version)
     scope: Mapped[str] = mapped_column(String(20))
-    # The section name or the usernames the scope names.
+    # The section name or the usernames the scope names; a reset's student and paths.
     scope_detail: Mapped[Any] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(255))

@@ -17,7 +17,7 @@ from app.extensions import db
 from app.roster.models import Enrollment
 
 from . import forms, service, words
-from .models import Delivery, Distribution
+from .models import RESET, Delivery, Distribution
 from .states import State, shown
 
 # How many earlier distributions an assignment's page lists.
@@ -48,9 +48,10 @@ def sections(course: Course) -> list[str]:
 
 
 def newest_distribution(assignment: Assignment) -> Distribution | None:
+    """The assignment's newest distribution to its students (one student's reset aside)."""
     return db.session.scalar(
         select(Distribution)
-        .where(Distribution.assignment_id == assignment.id)
+        .where(Distribution.assignment_id == assignment.id, Distribution.scope != RESET)
         .order_by(Distribution.id.desc())
         .limit(1)
     )
@@ -132,6 +133,8 @@ def page_progress(distribution: Distribution, show: str | None) -> dict[str, Any
         "retry_fields": {**fields, "only": forms.FAILED},
         "again_fields": {**fields, "only": forms.ALL},
         "again_words": again_words(distribution),
+        # A reset went to one student's chosen files: sending "again" is the reset form's job.
+        "buttons": distribution.scope != RESET,
     }
 
 

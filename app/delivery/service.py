@@ -6,6 +6,7 @@ workers (worker.py). Nothing here commits: the request or command does.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -13,7 +14,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import ScalarSelect, func, select, update
+from sqlalchemy.orm import aliased
 
 from app import audit
 from app.assignments.models import Assignment
@@ -22,12 +24,22 @@ from app.courses import Teacher, actor_name
 from app.courses.models import Course
 from app.errors import HubclassError
 from app.extensions import db
-from app.gitsync import GitSyncError, ensure_mirror, mirror_branch, mirror_commit, validate_repo_url
+from app.gitsync import (
+    GitSyncError,
+    ensure_mirror,
+    find_mirror,
+    mirror_branch,
+    mirror_commit,
+    mirror_has,
+    path_problem,
+    tree_files,
+    validate_repo_url,
+)
 from app.roster.models import Enrollment
 from app.timeutil import iso_z
 
 from . import words
-from .models import Delivery, Distribution
+from .models import RESET, SYNC, Delivery, Distribution
 from .states import REPLACEABLE, UNFINISHED, State, shown
 
 # The audit events' actor for deliveries nobody pressed a button for (a student who joined).
@@ -36,13 +48,21 @@ AUTOMATIC_ACTOR = "(automatic)"
 COURSE, SECTION, USERS, BEHIND, FAILED, JOINED = (
     "course", "section", "users", "behind", "failed", "joined"
 )  # fmt: skip
+# How many files one reset may name (a whole folder is one choice, not a list).
+MAX_RESET_PATHS = 500
+# A page reads the course's file list from a local mirror: a few milliseconds, bounded anyway.
+LIST_SECONDS = 10.0
 
 
 class DeliveryError(HubclassError):
     """A distribution could not be started or found; the message says why."""
 
     title = "Distribution"
-    statuses: ClassVar[dict[str, int]] = {"not_found": 404, "mirror_failed": 502}
+    statuses: ClassVar[dict[str, int]] = {
+        "not_found": 404,
+        "not_a_student": 404,
+        "mirror_failed": 502,
+    }
 
 
 def find_assignment(course: Course, slug: str) -> Assignment:
@@ -181,7 +201,7 @@ def _students(course: Course, section: str | None) -> list[str]:
 
 
 def _latest(assignment: Assignment, names: Iterable[str], states: Iterable[State]) -> dict:
-    """Each student's newest delivery of the assignment among those in `states`."""
+    """Each student's newest sync of the assignment among those in `states`."""
     wanted = list(names)
     newest = (
         select(Delivery.username, func.max(Delivery.id).label("id"))
@@ -189,6 +209,7 @@ def _latest(assignment: Assignment, names: Iterable[str], states: Iterable[State
             Delivery.assignment_id == assignment.id,
             Delivery.username.in_(wanted),
             Delivery.state.in_([str(s) for s in states]),
+            Delivery.kind == SYNC,  # a reset's failure is not a delivery to retry
         )
         .group_by(Delivery.username)
         .subquery()
@@ -263,8 +284,8 @@ def queue_deliveries(
 ) -> Distribution:
     """Add a distribution with one queued delivery per student (no commit).
 
-    Older deliveries of the assignment to these students that have not run yet are superseded:
-    each student is synced once, with the newest.
+    Older syncs of the assignment to these students that have not run yet are superseded:
+    each student is synced once, with the newest (a queued reset is no sync: it stays).
     """
     db.session.execute(
         update(Delivery)
@@ -272,6 +293,7 @@ def queue_deliveries(
             Delivery.assignment_id == assignment.id,
             Delivery.username.in_(names),
             Delivery.state.in_([str(s) for s in REPLACEABLE]),
+            Delivery.kind == SYNC,
         )
         .values(state=State.SUPERSEDED, lease_holder=None, lease_expires=None)
         .execution_options(synchronize_session=False)
@@ -320,6 +342,133 @@ def distribute(
     return distribution
 
 
+# -- resetting one student's files ----------------------------------------------------------------
+
+
+def commit_given(assignment_id: Any, username: Any) -> ScalarSelect:
+    """The commit of the student's newest successful delivery of the assignment: the course's
+    version they were given, which a reset puts back (not the branch's newest, which they may
+    not have been sent). Values, or an outer query's columns (the worker's)."""
+    given = aliased(Delivery)
+    return (
+        select(given.commit)
+        .where(
+            given.assignment_id == assignment_id,
+            given.username == username,
+            given.state == State.DONE,
+            given.commit.is_not(None),
+        )
+        .order_by(given.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def given_to(assignment: Assignment, username: str) -> str:
+    """The commit the student was given, or DeliveryError: an active student who received it."""
+    if username not in _students(assignment.course, None):
+        raise DeliveryError(
+            "not_a_student",
+            f"{username!r} is not an active student of the course {assignment.course.slug!r}.",
+        )
+    commit = db.session.scalar(select(commit_given(assignment.id, username)))
+    if commit is None:
+        raise DeliveryError(
+            "not_delivered",
+            f"{username!r} has not received {assignment.slug!r} yet, so there is nothing to "
+            "reset: distribute it to them first.",
+        )
+    return commit
+
+
+def reset_paths(paths: Iterable[str]) -> list[str]:
+    """The paths to reset, each checked for shape, sorted, once each; DeliveryError if one is
+    refused. An empty list is never a whole folder here: the caller asks for that by name."""
+    chosen = sorted(set(paths))
+    if not chosen:
+        raise DeliveryError("no_paths", "Choose the files to reset, or the whole folder.")
+    if len(chosen) > MAX_RESET_PATHS:
+        raise DeliveryError(
+            "too_many_paths",
+            f"A reset names at most {MAX_RESET_PATHS} files; reset their folder instead.",
+        )
+    for path in chosen:
+        problem = path_problem(path)
+        if problem:
+            raise DeliveryError("path_invalid", f"{path!r} is refused: {problem}.")
+    return chosen
+
+
+def reset(
+    assignment: Assignment, username: str, paths: list[str] | None, who: Teacher | None
+) -> Distribution:
+    """Queue a reset of the student's `paths` (None: the whole folder) to the course's version
+    they were given; their copy is moved aside with a timestamp, never deleted. Recorded in
+    the audit history; nothing is queued when a check refuses it.
+    """
+    given_to(assignment, username)
+    refused = undeliverable(assignment)
+    if refused:
+        raise refused
+    chosen = [] if paths is None else reset_paths(paths)  # [] in a Delivery: the whole folder
+    distribution = Distribution(
+        assignment=assignment,
+        scope=RESET,
+        scope_detail={"user": username, "paths": chosen},
+        created_by=who.name if who else None,
+    )
+    db.session.add(distribution)
+    db.session.add(
+        Delivery(
+            distribution=distribution,
+            assignment=assignment,
+            username=username,
+            kind=RESET,
+            paths=chosen,
+        )
+    )
+    db.session.flush()
+    audit.record(
+        actor_name(who),
+        "delivery.reset",
+        course=assignment.course,
+        target=assignment.slug,
+        distribution=distribution.id,
+        student=username,
+        paths=chosen,
+        whole_folder=not chosen,
+    )
+    return distribution
+
+
+def mirror_with(url: str, branch: str | None, commit: str) -> Mirror | None:
+    """A mirror already here whose branch has `commit`, found without the network."""
+    for path in find_mirror(url, branch, mirrors_dir()):
+        name = mirror_branch(path) or ""
+        try:
+            has = mirror_has(path, name, commit, time.monotonic() + LIST_SECONDS)
+        except GitSyncError:
+            has = False
+        if has:
+            return Mirror(path, name, mirror_commit(path, name))
+    return None
+
+
+def course_files(assignment: Assignment, username: str) -> tuple[str, list[str]]:
+    """The commit the student was given and its files (under the assignment's sub-folder),
+    from the service's own mirror, never the student's home: what a page offers to reset.
+    No files when no mirror here has it (the whole folder can still be reset)."""
+    commit = given_to(assignment, username)
+    for path in find_mirror(assignment.repo_url, assignment.branch, mirrors_dir()):
+        try:
+            files = tree_files(path, commit, assignment.subpath, timeout=LIST_SECONDS)
+        except GitSyncError:
+            continue
+        if files:
+            return commit, files
+    return commit, []
+
+
 # -- what became of it ---------------------------------------------------------------------------
 
 
@@ -347,8 +496,9 @@ def unfinished(distribution_id: int) -> int:
 
 
 def delivery_json(delivery: Delivery) -> dict[str, Any]:
-    return {
+    entry: dict[str, Any] = {
         "username": delivery.username,
+        "kind": delivery.kind,
         "state": shown(delivery.state),
         "outcome": delivery.outcome,
         "commit": delivery.commit,
@@ -359,6 +509,10 @@ def delivery_json(delivery: Delivery) -> dict[str, Any]:
         "started_at": iso_z(delivery.started_at) if delivery.started_at else None,
         "finished_at": iso_z(delivery.finished_at) if delivery.finished_at else None,
     }
+    if delivery.kind == RESET:
+        # What was put back, and where the student's copies went (the engine's report).
+        entry.update(paths=delivery.paths, report=delivery.report)
+    return entry
 
 
 def said(delivery: Delivery) -> str:

@@ -20,7 +20,7 @@ from app.auth import current_instructor
 from app.extensions import db
 from app.text import printable
 
-from . import progress, service
+from . import progress, reset_views, service
 from .forms import DistributeForm
 from .service import DeliveryError
 
@@ -102,7 +102,7 @@ def distribution_detail(slug: str, assignment: str, distribution_id: int):
 def student_context(assignment: Assignment, username: str) -> dict[str, Any]:
     """What a student's delivery page shows: the newest delivery with the engine's report,
     and every delivery of the assignment to them. A feature that adds to the page (the
-    reset form) adds its context beside this and fills the template's `actions` block."""
+    reset form, reset_views.py) adds its context beside this, shown in the `actions` block."""
     history = progress.deliveries_to(assignment, username)
     if not history and not progress.enrolled(assignment.course, username):
         raise DeliveryError(
@@ -125,4 +125,7 @@ def student_context(assignment: Assignment, username: str) -> dict[str, Any]:
 @bp.get("/students/<username>")
 def student_detail(slug: str, assignment: str, username: str):
     found = managed_assignment(slug, assignment)
-    return render_template("delivery/student.html", **student_context(found, username))
+    context = student_context(found, username)  # first: an unknown student is a 404
+    return render_template(
+        "delivery/student.html", **context, **reset_views.reset_context(found, username)
+    )

@@ -88,6 +88,17 @@ FAILURE_WORDS = {
     "url_invalid": "the repository URL is refused",
     "url_not_allowed": "the repository URL is not allowed",
     "url_data_dir": "the repository URL points into Hubclass's own data folder",
+    # A reset's refusals (gitsync/reset.py): nothing of the student's was moved.
+    "reset_invalid": "the reset names no course version",
+    "commit_invalid": "the course version to reset to is refused",
+    "commit_not_in_course": "the version the student was given is gone from the course repository",
+    "commit_unavailable": "the version the student was given could not be fetched",
+    "folder_missing": "there is no folder to reset files in",
+    "not_ours": "the folder is not the assignment's (another repository)",
+    "path_not_delivered": "a file is not part of what the assignment delivers",
+    "path_not_in_course": "a file is not in the course's version",
+    "path_through_link": "a path goes through a symbolic link of the student's",
+    "path_blocked": "a file of the student's is where the course has a folder",
 }
 # Errors of the operating system that say more than their code (git's stderr, strerror).
 SYSTEM_WORDS = (
@@ -207,4 +218,6 @@ def targeted(scope: str, detail: Any) -> str:
         return f"those of {where} without the latest commit"
     if scope == "failed":
         return f"a retry of the failed ones of {where}"
+    if scope == "reset":
+        return f"a reset of {printable(str(detail.get('user') or '?'), 60)}'s files"
     return where

@@ -1,4 +1,5 @@
-"""The delivery queue's handler: claim a few deliveries, sync each home as its student, record it.
+"""The delivery queue's handler: claim a few deliveries, sync (or reset) each home as its student,
+record it.
 
 Each worker loop (app/jobs) calls `handle_batch(holder)`. It claims up to
 `HUBCLASS_DELIVERY_CONCURRENCY` deliveries with a lease, runs them in as many threads and renews
@@ -30,13 +31,13 @@ from sqlalchemy import Table, func, select, update
 from app.activity.models import HubUserState
 from app.assignments.models import Assignment
 from app.extensions import db
-from app.gitsync import GitSyncError, SyncReport, mirror_commit, sync
+from app.gitsync import GitSyncError, SyncReport, mirror_commit, reset, sync
 from app.jobs import leases
 from app.jobs.claim import Claim, Queue
 from app.timeutil import utcnow
 
 from . import homes, service
-from .models import Delivery
+from .models import RESET, SYNC, Delivery
 from .states import ENDED, State
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ HUB_ADMIN = (
     "it is root through sudo), so what a course delivers could run with that power. Take them "
     "off the roster, or make them no admin on the Hub."
 )
+NOTHING_TO_RESET = "The student has no home on this machine: there is nothing to reset."
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,9 @@ class Job:
     policy: str
     # As the activity poller last copied the Hub's users (HubUserState): a Hub admin.
     admin: bool = False
+    kind: str = SYNC
+    paths: tuple[str, ...] = ()  # a reset's; none: the whole folder
+    given: str | None = None  # the commit the student was given (what a reset puts back)
 
 
 @dataclass(frozen=True)
@@ -172,7 +177,7 @@ def from_report(report: SyncReport, commit: str | None) -> Result:
 
 
 def deliver(job: Job, context: Context) -> Result:
-    """Sync the assignment into the student's home, as the student."""
+    """Run the delivery in the student's home, as the student: a sync, or a reset."""
     if job.admin:
         return Result(State.FAILED, error=HUB_ADMIN)
     refused = service.unsupported(job.depth, job.target)
@@ -180,9 +185,18 @@ def deliver(job: Job, context: Context) -> Result:
         return Result(State.FAILED, error=refused)
     home = homes.open_home(job.username, context.home_template)
     if isinstance(home, homes.NoHome):
-        if home.waiting:
-            return Result(State.WAITING, waiting_for=home.message)
-        return Result(State.FAILED, error=home.message)
+        if not home.waiting:
+            return Result(State.FAILED, error=home.message)
+        if job.kind == RESET:  # an instructor's request now, not one to keep for later
+            return Result(State.FAILED, error=NOTHING_TO_RESET)
+        return Result(State.WAITING, waiting_for=home.message)
+    if job.kind == RESET:
+        return reset_files(job, context, home)
+    return sync_folder(job, context, home)
+
+
+def sync_folder(job: Job, context: Context, home: homes.Home) -> Result:
+    """Bring the distributed commit into the student's folder, keeping every edit."""
     mirror = MIRRORS.get(job)
     if isinstance(mirror, GitSyncError):
         return Result(State.FAILED, "failed", error=mirror.message)
@@ -201,6 +215,28 @@ def deliver(job: Job, context: Context) -> Result:
         **context.engine_options(),
     )
     return from_report(report, commit)
+
+
+def reset_files(job: Job, context: Context, home: homes.Home) -> Result:
+    """Put back the course's version the student was given (the mirror has it: no fetch from
+    the repository unless no mirror here does), their copy moved aside."""
+    if job.given is None:
+        return Result(State.FAILED, error="The student was never given the assignment.")
+    mirror = service.mirror_with(job.url, job.branch, job.given) or MIRRORS.get(job)
+    if isinstance(mirror, GitSyncError):
+        return Result(State.FAILED, "failed", error=mirror.message)
+    report = reset(
+        job.url,
+        home.path / job.target,
+        commit=job.given,
+        paths=list(job.paths),
+        branch=mirror.branch,
+        path=job.subpath,
+        mirror=mirror.path,
+        owner=home.uid,
+        **context.engine_options(),
+    )
+    return from_report(report, job.given)
 
 
 # -- the rows ------------------------------------------------------------------------------------
@@ -253,6 +289,9 @@ JOB_COLUMNS = (
     Assignment.depth,
     Assignment.unsafe_policy.label("policy"),
     func.coalesce(HubUserState.admin, False).label("admin"),  # never seen on the Hub: False
+    Delivery.kind,
+    Delivery.paths,
+    service.commit_given(Delivery.assignment_id, Delivery.username).label("given"),
 )
 
 
@@ -270,12 +309,16 @@ def _load(claim: Claim) -> list[tuple[Job, int]]:
         fields = dict(row._mapping)
         attempts = fields.pop("attempts")
         fields["admin"] = bool(fields["admin"])  # SQLite's coalesce may answer 0 or 1
+        fields["paths"] = tuple(fields["paths"] or ())
         loaded.append((Job(**fields), attempts))
     return loaded
 
 
 def _newer_exists(job: Job) -> bool:
-    """A later delivery of the same assignment to the same student: this one is pointless."""
+    """A later sync of the same assignment to the same student: this sync is pointless (a
+    reset is never superseded: it is one instructor's request for those files)."""
+    if job.kind != SYNC:
+        return False
     newer = db.session.scalar(
         select(Delivery.id)
         .where(
@@ -283,6 +326,7 @@ def _newer_exists(job: Job) -> bool:
             Delivery.username == job.username,
             Delivery.id > job.id,
             Delivery.state != State.SUPERSEDED,
+            Delivery.kind == SYNC,
         )
         .limit(1)
     )

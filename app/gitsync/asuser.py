@@ -30,10 +30,12 @@ from .mirror import (
     DEFAULT_MAX_FILE_BYTES,
     mirror_branch,
     mirror_commit,
+    mirror_has,
     mirror_name,
     ready_packs,
 )
 from .report import SyncReport
+from .reset import reset_workspace
 from .runner import Git, hardened_env
 
 STUDENT_UMASK = 0o022
@@ -98,7 +100,9 @@ class MirrorChannel:
 
     def _serve(self, sock: socket.socket) -> None:
         running: list[subprocess.Popen[bytes]] = []
-        git = Git(self.deadline)
+        # A reset fetches the commit the student was given by its id, which the branch may
+        # have moved past; only commits of the mirror's own branch are served, nothing else.
+        git = Git(self.deadline, config=("uploadpack.allowReachableSHA1InWant=true",))
         while sock.recv(1):
             ours, student = socket.socketpair()
             seconds = max(int(self.deadline - time.monotonic()), 1)
@@ -148,7 +152,7 @@ def open_ready_pack(pack: Path | None, base: str | None = None) -> ReadyPack | N
 
 
 def run_request(data: dict[str, Any]) -> SyncReport:
-    """Run one sync described by ``data`` (see ``workspace.sync``); call in a fresh process."""
+    """Run one sync or reset described by ``data`` (see ``workspace``); call in a fresh process."""
     deadline = time.monotonic() + float(data["timeout"])
     dest = Path(data["dest"])
     branch = data.get("branch")
@@ -169,9 +173,18 @@ def run_request(data: dict[str, Any]) -> SyncReport:
                 raise GitSyncError(
                     "mirror_mismatch", "The mirror given is not the mirror of this URL and branch."
                 )
-            expected = mirror_commit(mirror, branch)
+            # A reset brings the commit the student was given; a sync, the branch's newest.
+            pinned = data.get("commit")
+            expected = pinned or mirror_commit(mirror, branch)
             if expected is None:
                 raise GitSyncError("mirror_empty", "The mirror has no commit for this branch.")
+            if pinned and not mirror_has(mirror, branch, pinned, deadline):
+                raise GitSyncError(
+                    "commit_not_in_course",
+                    f"The course repository's branch no longer has the commit the student was "
+                    f"given ({pinned[:12]}): its history was rewritten. Distribute the "
+                    "assignment again, then reset.",
+                )
             channel = MirrorChannel(mirror, deadline)
             full, step = ready_packs(mirror, expected)
             source = Source(
@@ -180,7 +193,8 @@ def run_request(data: dict[str, Any]) -> SyncReport:
                 expected=expected,
                 connect_fd=channel.connect,
                 full=open_ready_pack(full),
-                step=open_ready_pack(step[1], step[0]) if step else None,
+                step=open_ready_pack(step[1], step[0]) if step and not pinned else None,
+                pinned=bool(pinned),
             )
         become(uid, gid)
     except GitSyncError as exc:
@@ -203,6 +217,8 @@ def run_request(data: dict[str, Any]) -> SyncReport:
         deadline=deadline,
     )
     try:
+        if data.get("operation") == "reset":
+            return reset_workspace(request, source, list(data.get("paths") or []))
         return sync_workspace(request, source)
     finally:
         if channel is not None:

@@ -78,6 +78,13 @@ class Source:
     connect_fd: Callable[[], int] | None = None
     full: ReadyPack | None = None  # what a depth-1 clone of ``expected`` needs
     step: ReadyPack | None = None  # the objects from ``step.base`` to ``expected``
+    # Fetch ``expected`` itself rather than the branch's tip: a reset puts back the commit the
+    # student was given, which the branch may have moved past since.
+    pinned: bool = False
+
+    def wanted(self, branch: str) -> str:
+        """What a clone fetches: the branch's tip, or the pinned commit."""
+        return self.expected if self.pinned and self.expected else f"refs/heads/{branch}"
 
     def connect(self) -> tuple[str, str, tuple[int, ...]]:
         """Return (fetch location, the one allowed protocol, descriptors to pass)."""
@@ -408,7 +415,7 @@ class WorkspaceSync:
                 (tmp / ".git" / "shallow").write_text(f"{self.source.expected}\n", "ascii")
                 self.write_ref(tmp / ".git", remote, self.source.expected or "")
             else:
-                self.fetch_refspec(git, f"refs/heads/{self.branch}:{remote}", "--depth=1")
+                self.fetch_refspec(git, f"{self.source.wanted(self.branch)}:{remote}", "--depth=1")
             if self.req.dry_run:
                 listing = git.run("ls-tree", "-r", "-z", "--name-only", remote, "--")
                 return SyncReport("cloned", updated=self.visible(listing.paths()))
@@ -927,10 +934,15 @@ def sync_workspace(
         return SyncReport.problem(
             "failed", "path_invalid", "The sub-folder must be plain names separated by '/'."
         )
+    return in_workspace(request, WorkspaceSync(request, source, now).run)
+
+
+def in_workspace(request: Request, work: Callable[[], SyncReport]) -> SyncReport:
+    """Run ``work`` holding the workspace lock; every problem becomes a report, never a raise."""
     try:
         wait = min(BUSY_WAIT_SECONDS, max(request.deadline - time.monotonic() - 1, 0))
         with workspace_lock(request.dest, wait):
-            return WorkspaceSync(request, source, now).run()
+            return work()
     except GitSyncError as exc:
         return SyncReport.problem(
             "failed", exc.code, exc.message, read_head(request.dest / ".git")[1]

@@ -44,6 +44,42 @@ def mirror_commit(mirror: Path, branch: str) -> str | None:
     return read_ref(mirror, f"refs/heads/{branch}")
 
 
+def mirror_has(mirror: Path, branch: str, commit: str, deadline: float) -> bool:
+    """Whether ``commit`` is on the mirror's ``branch`` (the course's, not rewritten away)."""
+    found = Git(deadline, git_dir=mirror).run(
+        "merge-base", "--is-ancestor", commit, f"refs/heads/{branch}", ok=(0, 1, 128)
+    )
+    return found.returncode == 0
+
+
+def find_mirror(url: str, branch: str | None, mirrors_dir: Path | str) -> list[Path]:
+    """The mirrors already made for ``url``'s ``branch`` (None: for whichever branch), read
+    without any network: a page lists the course's files from them."""
+    folder = Path(mirrors_dir)
+    if branch is not None:
+        path = folder / mirror_name(url, branch)
+        return [path] if path.is_dir() else []
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError:
+        return []
+    found = []
+    for entry in entries:
+        made_for = mirror_branch(entry) if entry.suffix == ".git" else None
+        if made_for and entry.name == mirror_name(url, made_for):
+            found.append(entry)
+    return found
+
+
+def tree_files(mirror: Path, commit: str, subpath: str | None, *, timeout: float) -> list[str]:
+    """The files of ``commit`` (under ``subpath``), read from the mirror; [] if it lacks it."""
+    git = Git(time.monotonic() + timeout, git_dir=mirror)
+    if git.run("cat-file", "-e", f"{commit}^{{tree}}", ok=(0, 1, 128)).returncode != 0:
+        return []
+    under = [subpath] if subpath else []
+    return git.run("ls-tree", "-r", "-z", "--name-only", commit, "--", *under).paths()
+
+
 def remote_default_branch(url: str, git: Git) -> str:
     """The branch the remote's HEAD names, as ``git clone`` would pick it."""
     result = git.run("ls-remote", "--symref", "--", url, "HEAD", allow_protocol=url_scheme(url))

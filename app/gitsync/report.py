@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-OUTCOMES = ("cloned", "updated", "unchanged", "needs_attention", "failed")
+# "reset": chosen files (or the whole folder) put back to the course's version (gitsync.reset).
+OUTCOMES = ("cloned", "updated", "unchanged", "reset", "needs_attention", "failed")
 
 
 @dataclass

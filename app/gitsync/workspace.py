@@ -1,10 +1,12 @@
-"""``sync()``: the entry point the app calls for one student's workspace."""
+"""``sync()`` and ``reset()``: the entry points the app calls for one student's workspace."""
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
+from typing import Any
 
 from .engine import POLICIES, valid_subpath
 from .errors import GitSyncError
@@ -12,14 +14,51 @@ from .forkserver import default_server
 from .mirror import DEFAULT_MAX_FILE_BYTES
 from .refs import valid_branch
 from .report import SyncReport
+from .reset import path_problem
 from .urls import validate_repo_url
 
 DEFAULT_TIMEOUT = 300.0
+COMMIT = re.compile(r"^[0-9a-f]{40}$")
 log = logging.getLogger(__name__)
 
 
 def _failed(code: str, message: str) -> SyncReport:
     return SyncReport.problem("failed", code, message)
+
+
+def _target(
+    url: str,
+    dest: Path | str,
+    branch: str | None,
+    path: str | None,
+    allowed_prefixes: list[str],
+) -> Path:
+    """Check what every run of the engine is given; return the workspace's absolute path."""
+    validate_repo_url(url, allowed_prefixes)
+    raw = os.fspath(dest)
+    if not raw or "\0" in raw:
+        raise GitSyncError("dest_invalid", "The workspace path is empty or contains NUL.")
+    target = Path(os.path.abspath(raw))
+    if target.parent == target:
+        raise GitSyncError("dest_invalid", "The workspace path cannot be the root folder.")
+    if branch is not None and not valid_branch(branch):
+        raise GitSyncError("branch_invalid", "The branch name is refused.")
+    if path is not None and not valid_subpath(path):
+        raise GitSyncError("path_invalid", "The sub-folder must be plain names separated by '/'.")
+    return target
+
+
+def _run(request: dict[str, Any], what: str) -> SyncReport:
+    report = default_server().run(request, request["timeout"])
+    log.info(
+        "gitsync %s %r -> %r: %s%s",
+        what,
+        request["url"],
+        request["dest"],
+        report.outcome,
+        f" ({report.error_code})" if report.error_code else "",
+    )
+    return report
 
 
 def sync(
@@ -46,23 +85,15 @@ def sync(
     ``owner``: the uid the caller checked the parent belongs to; a parent that belongs to anyone
     else when the sync starts (swapped in between) is refused, so the sync never runs as them.
     """
+    policy = policy.replace("-", "_")
     try:
-        validate_repo_url(url, allowed_prefixes)
+        target = _target(url, dest, branch, path, allowed_prefixes)
+        if policy not in POLICIES:
+            raise GitSyncError(
+                "policy_invalid", f"The policy must be one of {', '.join(POLICIES)}."
+            )
     except GitSyncError as exc:
         return _failed(exc.code, exc.message)
-    policy = policy.replace("-", "_")
-    if policy not in POLICIES:
-        return _failed("policy_invalid", f"The policy must be one of {', '.join(POLICIES)}.")
-    raw = os.fspath(dest)
-    if not raw or "\0" in raw:
-        return _failed("dest_invalid", "The workspace path is empty or contains NUL.")
-    target = Path(os.path.abspath(raw))
-    if target.parent == target:
-        return _failed("dest_invalid", "The workspace path cannot be the root folder.")
-    if branch is not None and not valid_branch(branch):
-        return _failed("branch_invalid", "The branch name is refused.")
-    if path is not None and not valid_subpath(path):
-        return _failed("path_invalid", "The sub-folder must be plain names separated by '/'.")
     request = {
         "url": url,
         "dest": str(target),
@@ -75,12 +106,52 @@ def sync(
         "max_file_bytes": max_file_bytes,
         "owner": owner,
     }
-    report = default_server().run(request, timeout)
-    log.info(
-        "gitsync %r -> %r: %s%s",
-        url,
-        str(target),
-        report.outcome,
-        f" ({report.error_code})" if report.error_code else "",
-    )
-    return report
+    return _run(request, "sync")
+
+
+def reset(
+    url: str,
+    dest: Path | str,
+    *,
+    commit: str,
+    paths: list[str],
+    branch: str,
+    path: str | None = None,
+    allowed_prefixes: list[str],
+    mirror: Path | str,
+    timeout: float = DEFAULT_TIMEOUT,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    owner: int | None = None,
+) -> SyncReport:
+    """Put the course's version at ``commit`` back into ``paths`` of the workspace ``dest``
+    (``[]``: the whole folder), as the owner of ``dest``'s parent; the student's copy is moved
+    aside with a timestamp, never deleted. Never raises for a workspace problem.
+
+    ``commit`` is the one the student was given; ``mirror`` (of ``url``'s ``branch``) must have
+    it on that branch. ``path`` is the assignment's sub-folder: only paths under it are reset.
+    """
+    try:
+        target = _target(url, dest, branch, path, allowed_prefixes)
+        if not COMMIT.match(commit):
+            raise GitSyncError("commit_invalid", "The commit to reset to is not a commit id.")
+        for item in paths:
+            problem = path_problem(item)
+            if problem:
+                raise GitSyncError("path_invalid", f"{item!r} is refused: {problem}.")
+    except GitSyncError as exc:
+        return _failed(exc.code, exc.message)
+    request = {
+        "operation": "reset",
+        "url": url,
+        "dest": str(target),
+        "branch": branch,
+        "path": path,
+        "policy": "needs_attention",  # a reset never merges: no unsafe-state policy applies
+        "mirror": os.fspath(mirror),
+        "commit": commit,
+        "paths": list(paths),
+        "timeout": timeout,
+        "max_file_bytes": max_file_bytes,
+        "owner": owner,
+    }
+    return _run(request, "reset")

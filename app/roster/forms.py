@@ -1,7 +1,7 @@
 """The roster pages' forms: the upload with its column mapping, and the typed confirmation."""
 
 from flask_wtf.file import FileField, FileRequired
-from wtforms import SelectField, StringField
+from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import Length, Optional, ValidationError
 
 from app.roster.plan import RemoveMode
@@ -19,9 +19,9 @@ class RosterUploadForm(PageForm):
     username_from = SelectField(
         "Usernames come from",
         choices=[
-            ("email-local", "the email before the @ (ada@school.edu -> ada)"),
-            ("email", "the whole email (ada@school.edu)"),
-            ("column", "a column of the file, as it is"),
+            SelectChoice("email-local", "the email before the @ (ada@school.edu -> ada)"),
+            SelectChoice("email", "the whole email (ada@school.edu)"),
+            SelectChoice("column", "a column of the file, as it is"),
         ],
         default=DEFAULT_RULE,
     )
@@ -30,12 +30,12 @@ class RosterUploadForm(PageForm):
     remove = SelectField(
         "Students enrolled but not in this file",
         choices=[
-            (RemoveMode.NONE, "keep them (nothing is removed)"),
-            (
+            SelectChoice(RemoveMode.NONE, "keep them (nothing is removed)"),
+            SelectChoice(
                 RemoveMode.GROUP,
                 "remove them from the course group (their Hub account and files stay)",
             ),
-            (RemoveMode.DELETE, "delete their Hub accounts (their files stay on disk)"),
+            SelectChoice(RemoveMode.DELETE, "delete their Hub accounts (their files stay on disk)"),
         ],
         default=RemoveMode.NONE,
     )

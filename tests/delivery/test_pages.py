@@ -27,13 +27,7 @@ from tests.delivery.kit import (
 )
 from tests.hubusers import csrf_token, ensure_users
 
-pytestmark = [
-    pytest.mark.hub,
-    pytest.mark.root,
-    # The assignment page's own settings form (not this feature's) still passes its choices as
-    # tuples; WTForms announces their deprecation while rendering it.
-    pytest.mark.filterwarnings("ignore:Passing SelectField choices as tuples:DeprecationWarning"),
-]
+pytestmark = [pytest.mark.hub, pytest.mark.root]
 
 PREFIX = "/services/hubclass"
 HOSTILE = "<img src=x onerror=alert(1)>"
@@ -200,6 +194,7 @@ def test_distribute_read_the_progress_filter_it_retry_the_failed_and_distribute_
     student = pages.get(f"/students/{ben.name}")
     assert "updated; kept 1 of your edits" in student
     assert re.search(r"Their edits, kept.*<code>week1/notes.ipynb</code>", student, re.S)
+    assert '<section class="card" id="reset">' in student  # the reset form, for this student
     assert re.search(r"Updated from the course.*<code>week1/data.csv</code>", student, re.S)
     assert student.count('/distributions/1">1</a>') == 1 and '/distributions/3">3</a>' in student
     newest = db.session.scalars(

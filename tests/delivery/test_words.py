@@ -189,3 +189,4 @@ def test_whom_a_distribution_went_to():
     )
     assert words.targeted("failed", None) == "a retry of the failed ones of the whole course"
     assert words.targeted("section", {"section": "a\nb"}) == "section a\\u000ab"
+    assert words.targeted("reset", {"user": "ann", "paths": []}) == "a reset of ann's files"
