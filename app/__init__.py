@@ -10,6 +10,7 @@ from flask import Flask
 from . import activity, auth, cli, delivery, error_pages, hub, jobs
 from .config import ensure_private_sqlite_file, from_env
 from .extensions import csrf, db, migrate
+from .text import printable
 from .timeutil import iso_z
 from .web import inputs, redirects
 from .web.prefix import ServicePrefix
@@ -47,6 +48,7 @@ def create_app(config: dict | None = None) -> Flask:
     from .courses import views as courses_views
     from .delivery import api as delivery_api
     from .delivery import reset_views as delivery_reset_views
+    from .delivery import views as delivery_views
     from .ops import api as ops_api
     from .ops import views as ops_views
     from .roster import api as roster_api
@@ -57,6 +59,7 @@ def create_app(config: dict | None = None) -> Flask:
         activity_views.bp,
         roster_views.bp,
         assignments_views.bp,
+        delivery_views.bp,
         delivery_reset_views.bp,
         ops_views.bp,
         auth_api.bp,
@@ -70,6 +73,7 @@ def create_app(config: dict | None = None) -> Flask:
         app.register_blueprint(blueprint)
     _import_all_tables()
     app.add_template_filter(iso_z)  # <time datetime="{{ when|iso_z }}">, as the API writes times
+    app.add_template_filter(printable)  # outside text (usernames, git's stderr) on one line
 
     error_pages.init_app(app)
     auth.register_error_handlers(app)

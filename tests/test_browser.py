@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+import os
+import re
+import secrets
 import shutil
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
+from sqlalchemy import select
+
+from app.assignments.models import Assignment
+from app.courses.models import Course
+from app.delivery.worker import folder_lease
+from app.extensions import db
+from app.jobs import leases
+from app.roster.models import Enrollment
+from tests.delivery.kit import make_home
+from tests.gitsync.conftest import Student, Upstream, _make_user, _remove_user
+from tests.hubusers import api, make_course
 
 pytestmark = [pytest.mark.hub, pytest.mark.browser]
 
@@ -93,4 +109,67 @@ def test_instructor_uploads_a_roster_previews_applies_and_sees_the_dashboard(
     page.get_by_role("button", name="Filter").click()
     rows = page.locator("table.students tbody tr")
     expect(rows).to_have_count(3)
+    page.close()
+
+
+@pytest.fixture
+def students_with_homes() -> Iterator[list[Student]]:
+    """Two real users with real homes where the suite Hub's service looks for them: its
+    HUBCLASS_HOME_TEMPLATE is the default /home/{username}. Removed after the test."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to create real users and their homes")
+    made, homes = [], []
+    try:
+        for _ in range(2):
+            made.append(_make_user("hcb"))
+            homes.append(make_home(Path("/home"), made[-1]))
+        yield made
+    finally:
+        for home in homes:
+            shutil.rmtree(home, ignore_errors=True)
+        for student in made:
+            _remove_user(student)
+
+
+def test_the_progress_bar_and_a_row_move_without_a_reload_while_a_worker_delivers(
+    hub, browser, service_app, students_with_homes, tmp_path
+):
+    ann, ben = students_with_homes
+    upstream = Upstream(tmp_path / "upstream")
+    upstream.commit({"README.md": "# Homework 1\n", "week1/notes.ipynb": "{}\n"}, "first release")
+    slug = f"live{secrets.token_hex(3)}"
+    make_course(hub, api(hub), slug)
+    course = db.session.scalar(select(Course).where(Course.slug == slug))
+    db.session.add_all(Enrollment(course=course, username=s.name) for s in (ann, ben))
+    db.session.add(
+        Assignment(course=course, slug="hw1", title="Homework 1", repo_url=upstream.url,
+                   target="hw1", depth=1)
+    )  # fmt: skip
+    db.session.commit()
+    # Ben's folder is busy (as while another delivery runs in it): the service's own worker
+    # sends his delivery back to the queue until the test lets go.
+    busy = folder_lease(ben.name, "hw1", "/home/{username}")
+    assert leases.try_acquire(busy, "test-browser", 300)
+    try:
+        page = browser.new_page()
+        hub_sign_in(page, hub, "instructor")
+        page.goto(hub.service_url + f"courses/{slug}/assignments/hw1")
+        page.get_by_role("button", name="Distribute", exact=True).click()
+        expect(page.get_by_role("status")).to_contain_text("2 students queued")
+        row = page.locator(f'tr[data-username="{ben.name}"]')
+        expect(page.locator(f'tr[data-username="{ann.name}"] [data-cell="said"]')).to_have_text(
+            "received", timeout=60_000
+        )
+        expect(page.locator('[data-count="done"]')).to_have_text("1")
+        expect(row.locator('[data-cell="said"]')).to_contain_text("queued")
+        page.evaluate("window.loadedOnce = true")  # gone if the page reloads
+    finally:
+        leases.release(busy, "test-browser")
+    expect(row.locator('[data-cell="said"]')).to_have_text("received", timeout=60_000)
+    expect(page.locator('[data-count="done"]')).to_have_text("2")
+    expect(page.locator("progress[data-bar]")).to_have_attribute("value", "2")
+    expect(row.locator('[data-cell="commit"] code')).to_have_text(re.compile(r"^[0-9a-f]{7}$"))
+    expect(page.locator("[data-live]")).to_be_hidden()  # nothing left to run: it stopped polling
+    assert page.evaluate("window.loadedOnce") is True
+    assert (Path("/home") / ben.name / "hw1" / "README.md").stat().st_uid == ben.uid
     page.close()

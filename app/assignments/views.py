@@ -13,7 +13,7 @@ from app.courses.current import managed_course
 from app.courses.models import Course
 from app.extensions import db
 
-from . import service
+from . import page, service
 from .forms import AssignmentForm, NewAssignmentForm
 from .models import Assignment
 from .rules import AssignmentError
@@ -34,10 +34,18 @@ def _list_page(course: Course, form: NewAssignmentForm, status: int = 200):
     return render_template("assignments/assignments.html", **context), status
 
 
-def _assignment_page(assignment: Assignment, form: AssignmentForm, status: int = 200):
-    context = {"course": assignment.course, "assignment": assignment, "form": form}
-    pull_link = service.nbgitpuller_link(assignment)
-    return render_template("assignments/assignment.html", pull_link=pull_link, **context), status
+def assignment_page(
+    assignment: Assignment, form: AssignmentForm | None = None, status: int = 200, **overrides: Any
+):
+    """The assignment's page, with the part another feature registered (see page.py);
+    `overrides` replace what that part gives (its form posted back with its errors)."""
+    context = {
+        "course": assignment.course,
+        "assignment": assignment,
+        "form": form or AssignmentForm.of(assignment),
+        "pull_link": service.nbgitpuller_link(assignment),
+    }
+    return page.render(assignment, context, **overrides), status
 
 
 def _submit(form: AssignmentForm, save: Callable[[], tuple[str, str]], again: Callable[[int], Any]):
@@ -70,7 +78,7 @@ def assignment_list(slug: str):
 @bp.get("/<assignment>")
 def assignment_detail(slug: str, assignment: str):
     found = service.get_assignment(managed_course(slug), assignment)
-    return _assignment_page(found, AssignmentForm.of(found))
+    return assignment_page(found)
 
 
 @bp.post("/")
@@ -97,4 +105,4 @@ def assignment_change(slug: str, assignment: str):
         said = f"Saved: {', '.join(changed)} changed." if changed else "Nothing changed."
         return said, _where(found)
 
-    return _submit(form, change, lambda status: _assignment_page(found, form, status))
+    return _submit(form, change, lambda status: assignment_page(found, form, status))

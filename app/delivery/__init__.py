@@ -5,8 +5,10 @@ version; the progress JSON), homes.py (where a student's home is and whether it 
 into), worker.py (the queue handler: claim, sync or reset as the student, record), pending.py
 (the periodic task: waiting deliveries whose home appeared, students who joined later),
 states.py, cli.py (`flask distribute`, `flask reset`), api.py (/api/v1/.../distributions,
-.../students/<username>/reset), reset_views.py + forms.py + templates/delivery/_reset.html (the
-reset form of a student's delivery page).
+.../students/<username>/reset); the pages: views.py (the Distribute form and the progress on
+the assignment's page, a distribution's page, a student's delivery page), progress.py (what
+they read), words.py (a delivery's outcome in the instructor's words), reset_views.py (the
+reset form of a student's delivery page), forms.py, templates/delivery/.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 from flask import Flask
 
 from app import jobs
+from app.assignments import page
 
 from .homes import can_become_students
 from .pending import POLL_TASK, poll_pending
@@ -25,8 +28,14 @@ QUEUE_NAME = "deliveries"
 
 
 def init_app(app: Flask) -> None:
-    """Register the delivery queue and its periodic task with the app's workers, in a process
-    that can become the students; elsewhere say who runs them instead."""
+    """Register the delivery's part of the assignment page, and the delivery queue and its
+    periodic task with the app's workers in a process that can become the students (elsewhere
+    say who runs them instead)."""
+    # Imported here, not at the top: the pages need the auth and the assignments' pages, which
+    # the workers (and `flask worker`) do not.
+    from .views import ASSIGNMENT_TEMPLATE, assignment_part
+
+    page.register(app, ASSIGNMENT_TEMPLATE, assignment_part)
     work = jobs.registry(app)
     if not can_become_students():
         # A process that cannot become each student could only fail every delivery it

@@ -1,6 +1,6 @@
 """The page route that resets one student's files, and the form a student's delivery page shows.
 
-The student's delivery page (another module) includes `delivery/_reset.html` with
+The student's delivery page (views.py) includes `delivery/_reset.html` with
 `**reset_context(assignment, username)`; its form posts here. Nothing here reads the student's
 home: the course's files come from the service's own mirror, the rest is the workers' job.
 """
@@ -8,7 +8,6 @@ home: the course's files come from the service's own mirror, the rest is the wor
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from flask import Blueprint, flash, redirect, url_for
 
@@ -30,10 +29,12 @@ bp = Blueprint(
 
 def student_page(assignment: Assignment, username: str) -> str:
     """The student's delivery page (/courses/<c>/assignments/<a>/students/<username>)."""
-    where = url_for(
-        "assignments.assignment_detail", slug=assignment.course.slug, assignment=assignment.slug
+    return url_for(
+        "delivery.student_detail",
+        slug=assignment.course.slug,
+        assignment=assignment.slug,
+        username=username,
     )
-    return f"{where}/students/{quote(username, safe='')}"
 
 
 def reset_context(assignment: Assignment, username: str) -> dict[str, Any]:

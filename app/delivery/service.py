@@ -36,7 +36,9 @@ from app.gitsync import (
     validate_repo_url,
 )
 from app.roster.models import Enrollment
+from app.timeutil import iso_z
 
+from . import words
 from .models import RESET, SYNC, Delivery, Distribution
 from .states import REPLACEABLE, UNFINISHED, State, shown
 
@@ -558,11 +560,20 @@ def delivery_json(delivery: Delivery) -> dict[str, Any]:
         "commit": delivery.commit,
         "error": delivery.error,
         "waiting_for": delivery.waiting_for,
+        # The outcome in the instructor's words, as the pages show it.
+        "said": said(delivery),
+        "started_at": iso_z(delivery.started_at) if delivery.started_at else None,
+        "finished_at": iso_z(delivery.finished_at) if delivery.finished_at else None,
     }
     if delivery.kind == RESET:
         # What was put back, and where the student's copies went (the engine's report).
         entry.update(paths=delivery.paths, report=delivery.report)
     return entry
+
+
+def said(delivery: Delivery) -> str:
+    """The delivery's outcome in the instructor's words."""
+    return words.said(delivery.state, delivery.report, delivery.error, delivery.waiting_for)
 
 
 def distribution_json(distribution: Distribution) -> dict[str, Any]:

@@ -398,7 +398,12 @@ def _triage(claim: Claim) -> list[Job]:
 
 def workspace_lease(job: Job, context: Context) -> str:
     """The lease name of the job's folder: one delivery at a time runs in it."""
-    folder = homes.home_path(job.username, context.home_template) / job.target
+    return folder_lease(job.username, job.target, context.home_template)
+
+
+def folder_lease(username: str, target: str, home_template: str) -> str:
+    """The lease name of the student's folder `target` (whoever holds it, nobody else syncs)."""
+    folder = homes.home_path(username, home_template) / target
     return "workspace-" + hashlib.sha256(str(folder).encode()).hexdigest()[:40]
 
 

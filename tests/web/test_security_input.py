@@ -159,6 +159,7 @@ class Walk:
     distribution_id: int
     session: dict = field(default_factory=dict)
     counter: itertools.count = field(default_factory=itertools.count)
+    student: str = ""  # the course's one student (a student's delivery page names them)
 
     def sign_in(self) -> None:
         """Restore the signed-in session (the walk also signs out, and fails OAuth callbacks)."""
@@ -175,6 +176,7 @@ class Walk:
             "import_id": str(self.import_id),
             "assignment": ASSIGNMENT,
             "distribution_id": str(self.distribution_id),
+            "username": self.student,
             "filename": "style.css",
         }
         return {name: values.get(name, "x") for name in rule.arguments}
@@ -236,12 +238,13 @@ def walk(request, hub, tmp_path) -> Iterator[Walk]:
             # Its own slug each time: the Hub keeps the course's group from an earlier walk, and a
             # new course never takes over an existing group.
             slug = f"walk-{request.param[:2]}-{secrets.token_hex(3)}"
+            student = f"walk{request.param[:2]}1"
             r = api.post(PREFIX + "/api/v1/courses", json={"slug": slug, "title": "Walk"})
             assert r.status_code == 201, r.text
             r = api.post(
                 PREFIX + f"/api/v1/courses/{slug}/roster",
                 query_string={"apply": "1"},
-                data=_roster(f"walk{request.param[:2]}1@example.edu,One,A"),
+                data=_roster(f"{student}@example.edu,One,A"),
                 content_type="text/csv",
             )
             assert r.status_code == 200, r.text
@@ -264,6 +267,7 @@ def walk(request, hub, tmp_path) -> Iterator[Walk]:
                 r.json["import"],
                 sent.json["distribution"],
                 signed_in,
+                student=student,
             )
         finally:
             # Also when setting up failed: a PostgreSQL connection left open warns later.
