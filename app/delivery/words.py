@@ -47,6 +47,7 @@ ATTENTION_WORDS = {
     "corrupt_repository": "the folder's git repository is damaged",
     "index_locked": "a git lock file was left in the folder (.git/index.lock)",
     "workspace_busy": "another git operation held the folder",
+    "other_repository": "the folder holds another repository than the assignment's",
 }
 # Which git operation a folder is in the middle of (the engine names the marker it found).
 IN_PROGRESS_WORDS = {
@@ -88,6 +89,12 @@ FAILURE_WORDS = {
     "url_invalid": "the repository URL is refused",
     "url_not_allowed": "the repository URL is not allowed",
     "url_data_dir": "the repository URL points into Hubclass's own data folder",
+    "repo_too_large": "the course repository is larger than HUBCLASS_MAX_REPO_BYTES allows",
+    "too_many_entries": "the course repository has more files than HUBCLASS_MAX_REPO_ENTRIES "
+    "allows",
+    "depth_invalid": "the assignment's history depth is refused",
+    "account_missing": "the account that owns the course repository's copies is missing",
+    "checkout_failed": "the course's version of the files could not be checked out",
     # A reset's refusals (gitsync/reset.py): nothing of the student's was moved.
     "reset_invalid": "the reset names no course version",
     "commit_invalid": "the course version to reset to is refused",
