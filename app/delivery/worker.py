@@ -228,19 +228,24 @@ def sync_folder(job: Job, context: Context, home: homes.Home) -> Result:
     # an object id from it.)
     commit = mirror_commit(mirror.path, mirror.branch)
     folder = home.path / job.target
-    report = sync(
-        job.url,
-        folder,
-        branch=mirror.branch,
-        path=job.subpath,
-        policy=job.policy,
-        mirror=mirror.path,
-        owner=home.uid,
-        depth=job.depth,
-        mirror_account=context.mirror_account,
-        **context.engine_options(),
-    )
+    report = sync(job.url, folder, policy=job.policy, **_engine_options(job, context, home, mirror))
     return from_report(report, commit, mirror.branch)
+
+
+def _engine_options(
+    job: Job, context: Context, home: homes.Home, mirror: service.Mirror
+) -> dict[str, Any]:
+    """What a sync and a reset of the student's folder both tell the engine: the branch and
+    the mirror to read, the sub-folder, the student's uid, the depth, the service's limits."""
+    return {
+        "branch": mirror.branch,
+        "path": job.subpath,
+        "mirror": mirror.path,
+        "owner": home.uid,
+        "depth": job.depth,
+        "mirror_account": context.mirror_account,
+        **context.engine_options(),
+    }
 
 
 def reset_files(job: Job, context: Context, home: homes.Home) -> Result:
@@ -263,13 +268,7 @@ def reset_files(job: Job, context: Context, home: homes.Home) -> Result:
         home.path / job.target,
         commit=pinned,
         paths=list(job.paths),
-        branch=mirror.branch,
-        path=job.subpath,
-        mirror=mirror.path,
-        owner=home.uid,
-        depth=job.depth,
-        mirror_account=context.mirror_account,
-        **context.engine_options(),
+        **_engine_options(job, context, home, mirror),
     )
     return from_report(report, pinned, mirror.branch, RESET)
 

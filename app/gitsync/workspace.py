@@ -61,6 +61,38 @@ def _run(request: dict[str, Any], what: str) -> SyncReport:
     return report
 
 
+def _request(
+    url: str,
+    target: Path,
+    branch: str | None,
+    path: str | None,
+    policy: str,
+    mirror: Path | str | None,
+    timeout: float,
+    max_file_bytes: int,
+    owner: int | None,
+    depth: int | None,
+    mirror_account: tuple[int, int] | None,
+) -> dict[str, Any]:
+    """What a sync and a reset both send the process that becomes the student; the depth
+    checked, since both may clone."""
+    if depth is not None and (type(depth) is not int or depth < 1):
+        raise GitSyncError("depth_invalid", "The history depth must be a whole number from 1.")
+    return {
+        "url": url,
+        "dest": str(target),
+        "branch": branch,
+        "path": path,
+        "policy": policy,
+        "mirror": os.fspath(mirror) if mirror is not None else None,
+        "timeout": timeout,
+        "max_file_bytes": max_file_bytes,
+        "owner": owner,
+        "depth": depth,
+        "mirror_account": list(mirror_account) if mirror_account else None,
+    }
+
+
 def sync(
     url: str,
     dest: Path | str,
@@ -98,24 +130,13 @@ def sync(
             raise GitSyncError(
                 "policy_invalid", f"The policy must be one of {', '.join(POLICIES)}."
             )
-        if depth is not None and (type(depth) is not int or depth < 1):
-            raise GitSyncError("depth_invalid", "The history depth must be a whole number from 1.")
+        request = _request(
+            url, target, branch, path, policy, mirror, timeout, max_file_bytes, owner, depth,
+            mirror_account,
+        )  # fmt: skip
     except GitSyncError as exc:
         return _failed(exc.code, exc.message)
-    request = {
-        "url": url,
-        "dest": str(target),
-        "branch": branch,
-        "path": path,
-        "policy": policy,
-        "mirror": os.fspath(mirror) if mirror is not None else None,
-        "dry_run": dry_run,
-        "timeout": timeout,
-        "max_file_bytes": max_file_bytes,
-        "owner": owner,
-        "depth": depth,
-        "mirror_account": list(mirror_account) if mirror_account else None,
-    }
+    request["dry_run"] = dry_run
     return _run(request, "sync")
 
 
@@ -152,22 +173,12 @@ def reset(
             problem = path_problem(item)
             if problem:
                 raise GitSyncError("path_invalid", f"{item!r} is refused: {problem}.")
+        # A reset never merges: no unsafe-state policy applies.
+        request = _request(
+            url, target, branch, path, "needs_attention", mirror, timeout, max_file_bytes,
+            owner, depth, mirror_account,
+        )  # fmt: skip
     except GitSyncError as exc:
         return _failed(exc.code, exc.message)
-    request = {
-        "operation": "reset",
-        "url": url,
-        "dest": str(target),
-        "branch": branch,
-        "path": path,
-        "policy": "needs_attention",  # a reset never merges: no unsafe-state policy applies
-        "mirror": os.fspath(mirror),
-        "commit": commit,
-        "paths": list(paths),
-        "timeout": timeout,
-        "max_file_bytes": max_file_bytes,
-        "owner": owner,
-        "depth": depth,
-        "mirror_account": list(mirror_account) if mirror_account else None,
-    }
+    request.update(operation="reset", commit=commit, paths=list(paths))
     return _run(request, "reset")

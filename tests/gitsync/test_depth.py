@@ -82,6 +82,24 @@ def test_a_depth_that_is_no_whole_number_is_refused(home, upstream, do_sync):
     assert not (home / "course").exists()
 
 
+def test_a_reset_with_a_depth_that_is_no_whole_number_is_refused_and_moves_nothing(
+    home, upstream, do_sync, mirrors, student
+):
+    dest = home / "course"
+    do_sync(dest)
+    given = repo_git(dest, "rev-parse", "HEAD").strip()
+    student.write(dest / "week1" / "data.csv", "my answer\n")
+    mirror = ensure_mirror(upstream.url, "main", mirrors, timeout=30)
+    for depth in (0, 2.5):
+        report = reset(
+            upstream.url, dest, commit=given, paths=[], branch="main", mirror=mirror,
+            allowed_prefixes=["file:///"], timeout=60, depth=depth,
+        )  # fmt: skip
+        assert (report.outcome, report.error_code) == ("failed", "depth_invalid"), depth
+    assert (dest / "week1" / "data.csv").read_text() == "my answer\n"
+    assert not [p.name for p in home.iterdir() if p.name.startswith("course_backup_")]
+
+
 def test_a_reset_of_the_whole_folder_clones_the_history_asked_for(
     home, five_commits, do_sync, mirrors, student
 ):
