@@ -380,7 +380,7 @@ class Service:
 
     def stop_workers(self) -> None:
         for loop in self.loops:
-            loop.stop.set()
+            loop.halt()
         for thread in self.threads:
             thread.join(120)
 

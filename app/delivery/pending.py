@@ -19,6 +19,7 @@ from sqlalchemy import exists, select, update
 from app import audit
 from app.assignments.models import Assignment
 from app.extensions import db
+from app.jobs.runner import wake_workers_after_commit
 from app.roster.models import Enrollment
 
 from . import homes
@@ -76,6 +77,7 @@ def release_waiting(template: str) -> int:
             .values(state=State.QUEUED, waiting_for=None)
             .execution_options(synchronize_session=False)
         )
+        wake_workers_after_commit(db.session())
     return len(ready)
 
 

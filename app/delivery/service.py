@@ -35,6 +35,7 @@ from app.gitsync import (
     tree_files,
     validate_repo_url,
 )
+from app.jobs.runner import wake_workers_after_commit
 from app.roster.models import Enrollment
 from app.timeutil import iso_z
 
@@ -322,6 +323,7 @@ def queue_deliveries(
         Delivery(distribution=distribution, assignment=assignment, username=name) for name in names
     )
     db.session.flush()
+    wake_workers_after_commit(db.session())
     return distribution
 
 
@@ -465,6 +467,7 @@ def reset(
         )
     )
     db.session.flush()
+    wake_workers_after_commit(db.session())
     audit.record(
         actor_name(who),
         "delivery.reset",

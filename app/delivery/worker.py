@@ -1,13 +1,14 @@
 """The delivery queue's handler: claim a few deliveries, sync (or reset) each home as its student,
 record it.
 
-Each worker loop (app/jobs) calls `handle_batch(holder)`. It claims up to
-`HUBCLASS_DELIVERY_CONCURRENCY` deliveries with a lease, runs them in as many threads and renews
-their leases while they run; a worker that dies stops renewing, so its deliveries go back to the
-queue when the lease expires and another worker runs them again (a sync is idempotent). Every
-result is written only while the claim still holds the row, so a worker that lost its lease
-never overwrites another's. One named lease per workspace (home + target folder) keeps two
-deliveries from running in one folder at once: the second goes back to the queue.
+Each worker loop (app/jobs) calls `handle_batch(holder)`. It runs
+`HUBCLASS_DELIVERY_CONCURRENCY` deliveries at once in as many threads, each claimed with a lease
+(another is claimed as soon as one ends), and renews their leases while they run; a worker
+that dies stops renewing, so its deliveries go back to the queue when the lease expires and
+another worker runs them again (a sync is idempotent). Every result is written only while the
+claim still holds the row, so a worker that lost its lease never overwrites another's. One
+named lease per workspace (home + target folder) keeps two deliveries from running in one
+folder at once: the second goes back to the queue.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ HEARTBEAT_SECONDS = 15.0
 MAX_ATTEMPTS = 5
 # How long `work_until_finished` waits when the queue had nothing for it.
 IDLE_SECONDS = 1.0
+# How long one call of the handler goes on claiming more deliveries as slots free.
+BATCH_SECONDS = 30.0
 # Why a delivery went back to the queue (its `waiting_for`, as the instructor reads it).
 FOLDER_BUSY = "waiting for another delivery to the same folder"
 BUSY = (
@@ -463,44 +466,77 @@ def _in_context(app: Flask, fn: Callable[..., bool], *args: Any) -> bool:
             db.session.remove()
 
 
-def _heartbeat(claim: Claim, held: Workspaces) -> None:
-    """Renew the claim's leases and its folders'; a database blip is retried at the next beat."""
+def _heartbeat(claims: list[Claim], held: Workspaces) -> None:
+    """Renew the claims' leases and their folders'; a database blip is retried at the next beat."""
     try:
-        QUEUE.heartbeat(claim, LEASE_SECONDS)
+        for claim in claims:
+            QUEUE.heartbeat(claim, LEASE_SECONDS)
         held.renew()
     except Exception:
-        log.exception("The leases of claim %s could not be renewed", claim.token)
+        log.exception("The leases of %d claims could not be renewed", len(claims))
 
 
 def handle_batch(holder: str, perform: Perform = deliver) -> int:
-    """Claim and run up to HUBCLASS_DELIVERY_CONCURRENCY deliveries; return how many ran."""
+    """Run deliveries HUBCLASS_DELIVERY_CONCURRENCY at a time, claiming another whenever one
+    ends, until the queue is empty or BATCH_SECONDS have passed; return how many ran."""
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     size = int(app.config["HUBCLASS_DELIVERY_CONCURRENCY"])
-    claim = QUEUE.claim(holder, limit=size, lease_seconds=LEASE_SECONDS)
-    if not claim.ids:
-        return 0
-    jobs = _triage(claim)
     context = Context.of(app.config)
     held = Workspaces()
-    ran = len(claim.ids) - len(jobs)
+    # Each claim with how many of its jobs still run: the heartbeat renews only those.
+    claims: dict[str, tuple[Claim, int]] = {}
+    of_claim: dict[Future[bool], str] = {}
+    ran = 0
+    # A slot that frees is filled at once (not when the slowest of a batch ends), until the
+    # deadline: then the loop's periodic tasks (the activity poll...) get their turn.
+    refill_until = time.monotonic() + BATCH_SECONDS
     with ThreadPoolExecutor(max_workers=size, thread_name_prefix="hubclass-delivery") as pool:
-        running: set[Future[bool]] = {
-            pool.submit(_in_context, app, _run, claim, job, context, held, perform) for job in jobs
-        }
+        running: set[Future[bool]] = set()
         beat = time.monotonic() + HEARTBEAT_SECONDS
-        while running:
+        more = True
+        while True:
+            free = size - len(running)
+            if more and free and time.monotonic() < refill_until:
+                claim = QUEUE.claim(holder, limit=free, lease_seconds=LEASE_SECONDS)
+                more = len(claim.ids) == free  # fewer than asked: the queue is empty for now
+                jobs = _triage(claim) if claim.ids else []
+                ran += len(claim.ids) - len(jobs)
+                if jobs:
+                    claims[claim.token] = (claim, len(jobs))
+                for job in jobs:
+                    future = pool.submit(_in_context, app, _run, claim, job, context, held, perform)
+                    of_claim[future] = claim.token
+                    running.add(future)
+                if more and len(running) < size:
+                    continue  # some ended at once (superseded, given up): fill their slots
+            if not running:
+                return ran
             finished, running = wait(
                 running, timeout=max(beat - time.monotonic(), 0), return_when=FIRST_COMPLETED
             )
             for future in finished:
+                _ended(claims, of_claim.pop(future))
                 try:
-                    ran += future.result()
+                    done = future.result()
                 except Exception:  # the database went away mid-way: the lease will expire
-                    log.exception("A delivery of claim %s could not be recorded", claim.token)
+                    log.exception("A delivery of claim %s could not be recorded", holder)
+                    done = False
+                ran += done
+                # Back in the queue (its folder busy): claiming again now would only take it
+                # again at once; the loop's next call will.
+                more = more and done
             if running and time.monotonic() >= beat:
-                _heartbeat(claim, held)
+                _heartbeat([claim for claim, _ in claims.values()], held)
                 beat = time.monotonic() + HEARTBEAT_SECONDS
-    return ran
+
+
+def _ended(claims: dict[str, tuple[Claim, int]], token: str) -> None:
+    """One job of the claim `token` ended: forget the claim once none of its jobs runs."""
+    claim, left = claims[token]
+    if left > 1:
+        claims[token] = (claim, left - 1)
+    else:
+        del claims[token]
 
 
 def work_until_finished(distribution_id: int, holder: str, *, run_here: bool = True) -> None:

@@ -23,7 +23,7 @@ def worker_command(once: bool) -> None:
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         # Finish the task at hand, then leave the loop: its leases expire on their own.
-        worker.stop.set()
+        worker.halt()
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:

@@ -13,11 +13,14 @@ import os
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
-from flask import Flask
+from flask import Flask, current_app, has_app_context
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from app.extensions import db
 
@@ -55,6 +58,8 @@ class Registry:
     queues: list[QueueHandler] = field(default_factory=list)
     # Work this process leaves to others, by name, with why (shown on the status page).
     elsewhere: dict[str, str] = field(default_factory=dict)
+    # This process's worker loops, woken when rows are queued here (others poll).
+    workers: weakref.WeakSet[Worker] = field(default_factory=weakref.WeakSet)
 
     def register_periodic(self, name: str, every_seconds: float, fn: Callable[[], object]) -> None:
         """Run `fn` about every `every_seconds`, in one worker of all."""
@@ -68,10 +73,32 @@ class Registry:
         """Say that this process's workers do not run `name`, and why (other processes do)."""
         self.elsewhere[name] = why
 
+    def work_queued(self) -> None:
+        """Wake this process's idle worker loops: rows were queued (and committed) just now."""
+        for worker in list(self.workers):
+            worker.wake.set()
+
 
 def registry(app: Flask) -> Registry:
     """Return the app's registry of background work."""
     return app.extensions["hubclass.jobs"]
+
+
+def wake_workers_after_commit(session: Session) -> None:
+    """Wake this process's workers once the session's transaction commits: it queued rows.
+    (Woken before the commit, they would find nothing and go back to sleep.)"""
+    session.info["hubclass.queued"] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    if session.info.pop("hubclass.queued", False) and has_app_context():
+        registry(current_app).work_queued()
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop("hubclass.queued", None)
 
 
 def worker_name(index: int) -> str:
@@ -86,6 +113,9 @@ class Worker:
         self.app = app
         self.name = name
         self.stop = threading.Event()
+        # Set by halt() and by work queued in this process: the loop stops resting at once.
+        self.wake = threading.Event()
+        registry(app).workers.add(self)
         # Monotonic times at which this worker next tries each periodic task: all due at first.
         self.next_due = {task.name: 0.0 for task in registry(app).periodic}
 
@@ -107,8 +137,14 @@ class Worker:
         while not self.stop.is_set():
             if self.run_once() and registry(self.app).queues:
                 continue  # a queue had work: look for more at once
-            self.stop.wait(self._idle_seconds())
+            self.wake.wait(self._idle_seconds())
+            self.wake.clear()
         log.info("Worker %s stopped", self.name)
+
+    def halt(self) -> None:
+        """Leave the loop once the task at hand is done (safe from a signal handler)."""
+        self.stop.set()
+        self.wake.set()
 
     def _idle_seconds(self) -> float:
         now = time.monotonic()
@@ -165,7 +201,7 @@ class WorkerThreads:
 
     def stop(self, timeout: float = 10.0) -> None:
         for worker in self.workers:
-            worker.stop.set()
+            worker.halt()
         for thread in self.threads:
             thread.join(timeout)
 

@@ -105,7 +105,7 @@ def workers(app: Flask, count: int = 2) -> Iterator[list[Worker]]:
         yield loops
     finally:
         for loop in loops:
-            loop.stop.set()
+            loop.halt()
         for thread in threads:
             thread.join(60)
 

@@ -82,7 +82,7 @@ def test_a_worker_calls_its_queue_handlers_again_at_once_while_they_find_work(ap
     def handler(holder: str) -> int:
         calls.append(holder)
         if len(calls) > 3:
-            worker.stop.set()
+            worker.halt()
             return 0
         return 1
 
