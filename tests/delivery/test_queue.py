@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter
 from functools import partial
 from pathlib import Path
@@ -21,7 +22,7 @@ from app.delivery.states import State
 from app.delivery.worker import MAX_ATTEMPTS, QUEUE, Result, handle_batch, record
 from app.extensions import db
 from app.gitsync import SyncReport
-from app.jobs import Registry
+from app.jobs import Registry, runner
 from tests.delivery.kit import (
     assignment_for,
     eventually,
@@ -185,6 +186,44 @@ def test_four_workers_claim_1000_deliveries_and_each_runs_exactly_once(any_db_ap
     assert set(rows) == {(1, None)}
     problems = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert not [m for m in problems if "locked" in m or "failed" in m], problems
+
+
+def test_a_slot_that_frees_takes_the_next_delivery_while_a_slow_one_still_runs(app):
+    ids = _queue([f"s{i}" for i in range(6)])
+    gate = threading.Event()
+    ran: list[int] = []
+
+    def perform(job, context) -> Result:
+        if job.id == ids[0]:
+            gate.wait(60)  # the slowest of the first two
+        else:
+            ran.append(job.id)
+        return Result(State.DONE, "unchanged")
+
+    _with_handler(app, perform)
+    app.config["HUBCLASS_DELIVERY_CONCURRENCY"] = 2
+    with workers(app, 1):
+        try:
+            # Batch by batch, the second slot would wait for the first one's end.
+            eventually(lambda: sorted(ran) == ids[1:], "the other five ran beside the slow one")
+        finally:
+            gate.set()
+        eventually(lambda: states(distribution_of(ids[0])) == {"done": 6}, "all six ended")
+
+
+def test_work_queued_in_this_process_wakes_its_resting_worker_at_once(app, monkeypatch):
+    monkeypatch.setattr(runner, "IDLE_SECONDS", 120.0)  # no poll would find it in this test
+    ran: list[int] = []
+
+    def perform(job, context) -> Result:
+        ran.append(job.id)
+        return Result(State.DONE, "unchanged")
+
+    _with_handler(app, perform)
+    with workers(app, 1):
+        time.sleep(0.5)  # it found the queue empty and rests
+        ids = _queue(["ann"])  # woken by the commit, not before it
+        eventually(lambda: ran == ids, "the resting worker took the new delivery", timeout=30)
 
 
 def distribution_of(delivery_id: int) -> int:
