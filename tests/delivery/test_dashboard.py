@@ -16,6 +16,7 @@ from sqlalchemy import event, select
 from app.activity import columns as dashboard_columns
 from app.activity import students as dashboard
 from app.assignments.models import Assignment
+from app.assignments.service import change_assignment
 from app.delivery import distribute, reset
 from app.delivery.models import RESET, Delivery, Distribution
 from app.delivery.states import NEEDS_ACTION, Standing, State, standing
@@ -123,7 +124,7 @@ def test_the_columns_take_two_queries_whatever_the_course_and_a_reset_changes_no
     assert [r.username for r in behind] == ["s000", "s007", "s017", "s027", "s037", "s047", "s057"]
 
 
-def test_distributing_to_those_behind_notes_the_newest_commit_but_not_a_change(app, upstream):
+def test_the_newest_commit_is_noted_when_read_and_forgotten_when_the_branch_changes(app, upstream):
     course = course_with("noted", ["ann"])
     hw1 = assignment_of(course, upstream)
     changed = hw1.updated_at
@@ -134,6 +135,12 @@ def test_distributing_to_those_behind_notes_the_newest_commit_but_not_a_change(a
     db.session.expire_all()
     assert hw1.latest_commit == head and hw1.latest_checked_at is not None
     assert hw1.updated_at == changed  # the instructor changed nothing
+
+    change_assignment(hw1, who=None, title="Homework one")
+    assert hw1.latest_commit == head
+    change_assignment(hw1, who=None, branch="week2")  # another branch: unknown until fetched
+    db.session.commit()
+    assert hw1.latest_commit is None and hw1.latest_checked_at is None
 
 
 def _cells(page: str) -> dict[str, dict[str, tuple[str, str]]]:
