@@ -1,6 +1,7 @@
-"""Dashboard speed: a course of 2000 students with 30 days of activity samples.
+"""Dashboard speed: a course of 2000 students with 30 days of activity samples and 10
+assignments, each delivered to every student twice (the column shows the newer).
 
-Usage: .venv/bin/python bench/dashboard.py [--students N] [--repeat R]
+Usage: .venv/bin/python bench/dashboard.py [--students N] [--assignments A] [--repeat R]
 
 Measured in one run against a real local JupyterHub:
   dashboard:    server time of the course dashboard page (database only) and its SQL query count
@@ -25,8 +26,10 @@ from sqlalchemy import event
 
 from app import activity, create_app
 from app.activity.models import ActivitySample
+from app.assignments.models import Assignment
 from app.config import from_env
 from app.courses.models import Course
+from app.delivery.models import Delivery, Distribution
 from app.extensions import db
 from app.hub import HubClient
 from app.roster.models import Enrollment
@@ -34,9 +37,38 @@ from app.timeutil import utcnow
 from demo.launch import start_hub
 
 
+def add_deliveries(course: Course, names: list[str], count: int) -> None:
+    """`count` assignments, each distributed twice to every student: an old commit, then the
+    newest to all but every tenth student (they are behind) and every 25th failed."""
+    old, new = "1" * 40, "2" * 40
+    for number in range(1, count + 1):
+        assignment = Assignment(
+            course=course, slug=f"hw{number}", title=f"Homework {number}",
+            repo_url="https://git.example.org/hw.git", target=f"hw{number}",
+            latest_commit=new, latest_checked_at=utcnow(),
+        )  # fmt: skip
+        first = Distribution(assignment=assignment, scope="course")
+        second = Distribution(assignment=assignment, scope="behind")
+        db.session.add_all([assignment, first, second])
+        db.session.flush()
+        rows = [
+            {"distribution_id": first.id, "assignment_id": assignment.id, "username": u,
+             "kind": "sync", "state": "done", "commit": old}
+            for u in names
+        ] + [
+            {"distribution_id": second.id, "assignment_id": assignment.id, "username": u,
+             "kind": "sync", "state": "failed" if i % 25 == 0 else "done",
+             "commit": None if i % 25 == 0 else new}
+            for i, u in enumerate(names) if i % 10
+        ]  # fmt: skip
+        db.session.execute(Delivery.__table__.insert(), rows)
+    db.session.commit()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=2000)
+    parser.add_argument("--assignments", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     n = args.students
@@ -82,6 +114,7 @@ def main() -> int:
                 ]  # fmt: skip
                 db.session.add_all(samples)
                 db.session.commit()
+                add_deliveries(course, names, args.assignments)
                 engine = db.engine
 
             queries = []
@@ -99,6 +132,7 @@ def main() -> int:
                 page_times.append(time.perf_counter() - start)
                 assert response.status_code == 200
                 assert response.data.count(b"<tr>") >= n
+                assert response.data.count(b'<td data-assignment="') == n * args.assignments
             query_count = len(queries)
 
             hub_times = []
@@ -111,7 +145,8 @@ def main() -> int:
             hub.stop()
 
     page, listing = min(page_times), min(hub_times)
-    print(f"students:                     {n}, samples: {len(samples)}")
+    print(f"students:                     {n}, samples: {len(samples)}, "
+          f"assignments: {args.assignments}")  # fmt: skip
     print(f"dashboard page (server time): {page * 1000:8.1f} ms  (goal < 300 ms)")
     print(f"SQL queries per page:         {query_count}  (goal: bounded, not one per student)")
     print(f"Hub API listing of them:      {listing * 1000:8.1f} ms")

@@ -26,10 +26,16 @@ def status_command(course: str, as_json: bool) -> None:
     except courses.CourseError as e:
         fail(e.message)
     rows = dashboard.students(found)
+    columns = dashboard.with_assignments(found, rows)
     for why in registry(current_app).elsewhere.values():
         click.echo(why, err=True)  # e.g. deliveries need a root worker; not in the JSON
     if as_json:
-        click.echo(json.dumps({"course": found.slug, "students": [r.to_json() for r in rows]}))
+        data = {
+            "course": found.slug,
+            "assignments": [c.to_json() for c in columns],
+            "students": [r.to_json() for r in rows],
+        }
+        click.echo(json.dumps(data))
         return
     c = dashboard.counts(rows)
     click.echo(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -15,6 +16,8 @@ from app.extensions import db
 from app.roster.models import Enrollment
 from app.timeutil import iso_z, utcnow
 
+from . import columns as assignment_columns
+from .columns import Cell, Column
 from .models import ActivitySample, HubUserState, ServerState
 from .poller import ACTIVE_WINDOW
 
@@ -30,6 +33,10 @@ class Show(StrEnum):
     NEVER = "never"
     ACTIVE = "active"
     RUNNING = "running"
+    # Behind, failed or needing attention in any assignment (a cell's needs_action): what the
+    # instructor can act on. Not "not delivered": a course not given an assignment yet, or
+    # students left out of one on purpose, would fill it. Nor "waiting": the student must log in.
+    BEHIND = "behind"
 
 
 # The words of the dashboard's "Show" menu, in its order.
@@ -38,6 +45,7 @@ SHOW_LABELS = {
     Show.NEVER: "never logged in",
     Show.ACTIVE: "active now",
     Show.RUNNING: "server running",
+    Show.BEHIND: "behind or failed",
 }
 
 
@@ -60,6 +68,12 @@ class StudentRow:
     server: str  # a ServerState
     on_hub: bool
     active_now: bool
+    # Assignment slug -> this student's cell, once with_assignments() filled them.
+    assignments: dict[str, Cell] = field(default_factory=dict)
+
+    @property
+    def needs_action(self) -> bool:
+        return any(cell.needs_action for cell in self.assignments.values())
 
     @property
     def logged_in(self) -> bool:
@@ -77,8 +91,7 @@ class StudentRow:
             "active_now": self.active_now,
             "server": self.server,
             "on_hub": self.on_hub,
-            # Filled in once assignments are distributed.
-            "assignments": {},
+            "assignments": {slug: cell.to_json() for slug, cell in self.assignments.items()},
         }
 
 
@@ -123,6 +136,14 @@ def students(course: Course, now: datetime | None = None) -> list[StudentRow]:
     return rows
 
 
+def with_assignments(course: Course, rows: list[StudentRow]) -> list[Column]:
+    """Fill each row's assignment cells from the registered providers; return the columns."""
+    found = assignment_columns.read(course, [r.username for r in rows])
+    for r in rows:
+        r.assignments = found.cells.get(r.username, {})
+    return found.columns
+
+
 def counts(rows: list[StudentRow]) -> Counts:
     logged_in = sum(1 for r in rows if r.logged_in)
     return Counts(
@@ -150,6 +171,8 @@ def select_rows(
         rows = [r for r in rows if r.active_now]
     elif show == Show.RUNNING:
         rows = [r for r in rows if r.server == ServerState.RUNNING]
+    elif show == Show.BEHIND:
+        rows = [r for r in rows if r.needs_action]
     if section:
         rows = [r for r in rows if section in (r.section or "").split("; ")]
     if search:
@@ -248,12 +271,16 @@ def safe_cell(value: object) -> str:
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
-def export_csv(rows: list[StudentRow]) -> str:
+def export_csv(rows: list[StudentRow], columns: Sequence[Column] = ()) -> str:
+    """One line per student; after the Hub's facts one column per assignment (its slug), the
+    student's state in it."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(
-        ["username", "name", "email", "section", "first_login", "last_activity", "logged_in",
-         "active_now", "server"]
+        [safe_cell(v) for v in (
+            "username", "name", "email", "section", "first_login", "last_activity", "logged_in",
+            "active_now", "server", *(c.slug for c in columns),
+        )]
     )  # fmt: skip
     for r in rows:
         writer.writerow(
@@ -261,6 +288,12 @@ def export_csv(rows: list[StudentRow]) -> str:
                 r.username, r.name, r.email, r.section, _iso(r.first_login),
                 _iso(r.last_activity), "yes" if r.logged_in else "no",
                 "yes" if r.active_now else "no", r.server,
+                *(_state(r, c.slug) for c in columns),
             )]
         )  # fmt: skip
     return out.getvalue()
+
+
+def _state(row: StudentRow, slug: str) -> str:
+    cell = row.assignments.get(slug)
+    return cell.state if cell else ""

@@ -1,7 +1,10 @@
 """The course dashboard: who logged in, who is active now, whose server runs; the lab view for
 the projector and the CSV export."""
 
+from collections.abc import Sequence
+
 from flask import Blueprint, Response, render_template, request
+from markupsafe import Markup
 
 from app import courses
 from app.auth import current_instructor
@@ -11,6 +14,7 @@ from app.timeutil import utcnow
 
 from . import poller
 from . import students as dashboard
+from .columns import Cell, Column
 
 bp = Blueprint("activity", __name__, template_folder="templates")
 
@@ -21,6 +25,7 @@ def course_detail(slug: str):
     course = managed_course(slug)
     now = utcnow()
     everyone = dashboard.students(course, now)
+    columns = dashboard.with_assignments(course, everyone)
     args = request.args
     show = dashboard.shown(args.get("show"))
     rows = dashboard.select_rows(
@@ -35,6 +40,8 @@ def course_detail(slug: str):
         "activity/course.html",
         course=course,
         rows=rows,
+        columns=columns,
+        cells=assignment_cells(rows, columns),
         counts=dashboard.counts(everyone),
         sections=dashboard.sections(everyone),
         never_emails=[r.email for r in everyone if not r.logged_in and r.email],
@@ -52,6 +59,37 @@ def course_detail(slug: str):
         ),
         may_change_staff=courses.can_change_staff(course, current_instructor()),
     )
+
+
+CELL = Markup('<td data-assignment="{}"><span class="badge standing-{}"{}>{}</span></td>')
+NO_CELL = Markup('<td data-assignment="{}"></td>')
+
+
+def assignment_cells(
+    rows: list[dashboard.StudentRow], columns: Sequence[Column]
+) -> dict[str, Markup]:
+    """Each row's assignment cells, as HTML: 2000 students and 10 assignments are 20000 cells,
+    too many for the template, but few differ (a slug, a state, a commit): each is made once."""
+    made: dict[tuple[str, str | None, str | None], Markup] = {}
+    found = {}
+    for r in rows:
+        parts = []
+        for column in columns:
+            cell = r.assignments.get(column.slug)
+            key = (column.slug, cell.state, cell.commit) if cell else (column.slug, None, None)
+            html = made.get(key)
+            if html is None:
+                html = made[key] = _cell(column.slug, cell)
+            parts.append(html)
+        found[r.username] = Markup("").join(parts)
+    return found
+
+
+def _cell(slug: str, cell: Cell | None) -> Markup:
+    if cell is None:
+        return NO_CELL.format(slug)
+    title = Markup(' title="commit {}"').format(cell.commit[:12]) if cell.commit else ""
+    return CELL.format(slug, cell.state.replace(" ", "-"), title, cell.state)
 
 
 @bp.get("/courses/<slug>/lab")
@@ -73,7 +111,8 @@ def lab_view(slug: str):
 @bp.get("/courses/<slug>/students.csv")
 def students_csv(slug: str):
     course = managed_course(slug)
-    body = dashboard.export_csv(dashboard.students(course))
+    rows = dashboard.students(course)
+    body = dashboard.export_csv(rows, dashboard.with_assignments(course, rows))
     return Response(
         body,
         mimetype="text/csv",

@@ -148,6 +148,9 @@ def change_assignment(
             old, new = getattr(assignment, column), values[column]
             changed[name] = {"from": _as_json(column, old), "to": _as_json(column, new)}
             setattr(assignment, column, new)
+    if {"repo_url", "branch"} & changed.keys():
+        # Another repository or branch: its newest commit is unknown until the next fetch.
+        assignment.latest_commit = assignment.latest_checked_at = None
     if changed:
         audit.record(
             actor_name(who),

@@ -16,8 +16,10 @@ from __future__ import annotations
 from flask import Flask
 
 from app import jobs
+from app.activity import columns
 from app.assignments import page
 
+from . import dashboard
 from .homes import can_become_students
 from .pending import POLL_TASK, poll_pending
 from .service import DeliveryError, distribute, distribution_json, find_assignment, reset
@@ -28,7 +30,8 @@ QUEUE_NAME = "deliveries"
 
 
 def init_app(app: Flask) -> None:
-    """Register the delivery's part of the assignment page, and the delivery queue and its
+    """Register the delivery's part of the assignment page and its dashboard columns, and the
+    delivery queue and its
     periodic task with the app's workers in a process that can become the students (elsewhere
     say who runs them instead)."""
     # Imported here, not at the top: the pages need the auth and the assignments' pages, which
@@ -36,6 +39,7 @@ def init_app(app: Flask) -> None:
     from .views import ASSIGNMENT_TEMPLATE, assignment_part
 
     page.register(app, ASSIGNMENT_TEMPLATE, assignment_part)
+    columns.register(app, "delivery", dashboard.columns)
     work = jobs.registry(app)
     if not can_become_students():
         # A process that cannot become each student could only fail every delivery it

@@ -6,15 +6,17 @@ workers (worker.py). Nothing here commits: the request or command does.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from flask import current_app
-from sqlalchemy import ScalarSelect, func, select, update
+from sqlalchemy import ScalarSelect, Table, func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import aliased
 
 from app import audit
@@ -37,11 +39,13 @@ from app.gitsync import (
 )
 from app.jobs.runner import wake_workers_after_commit
 from app.roster.models import Enrollment
-from app.timeutil import iso_z
+from app.timeutil import iso_z, utcnow
 
 from . import words
 from .models import RESET, SYNC, Delivery, Distribution
 from .states import REPLACEABLE, UNFINISHED, State, shown
+
+log = logging.getLogger(__name__)
 
 # The audit events' actor for deliveries nobody pressed a button for (a student who joined).
 AUTOMATIC_ACTOR = "(automatic)"
@@ -121,8 +125,12 @@ LIMITS = {
 }
 
 
-def refresh_mirror(url: str, branch: str | None) -> Mirror:
-    """Fetch the branch (default: the remote's HEAD) into its mirror; raise GitSyncError."""
+def refresh_mirror(url: str, branch: str | None, assignment_id: int | None = None) -> Mirror:
+    """Fetch the branch (default: the remote's HEAD) into its mirror; raise GitSyncError.
+
+    With `assignment_id` (the assignment's own URL and branch) its newest commit is noted on
+    the assignment, what the dashboard's "behind" is measured against.
+    """
     check_repo_url(url)
     config = current_app.config
     timeout = float(config["HUBCLASS_DELIVERY_TIMEOUT_SECONDS"])
@@ -149,7 +157,33 @@ def refresh_mirror(url: str, branch: str | None) -> Mirror:
             f"(now {config[setting]}) in the service's environment and restart it.",
         ) from None
     name = branch or mirror_branch(path) or ""
-    return Mirror(path, name, mirror_commit(path, name))
+    mirror = Mirror(path, name, mirror_commit(path, name))
+    if assignment_id is not None:
+        note_latest(assignment_id, mirror.commit)
+    return mirror
+
+
+ASSIGNMENTS = cast(Table, Assignment.__table__)
+
+
+def note_latest(assignment_id: int, commit: str | None) -> None:
+    """Write the branch's newest commit on the assignment, in a short transaction of its own
+    (the worker's threads, a request that has written nothing yet); a database blip only costs
+    the dashboard a fresher "behind", never the delivery."""
+    try:
+        with db.engine.begin() as connection:
+            connection.execute(
+                update(ASSIGNMENTS)
+                .where(ASSIGNMENTS.c.id == assignment_id)
+                # updated_at stays: it says when the instructor changed the assignment.
+                .values(
+                    latest_commit=commit,
+                    latest_checked_at=utcnow(),
+                    updated_at=ASSIGNMENTS.c.updated_at,
+                )
+            )
+    except SQLAlchemyError:
+        log.warning("Assignment %d's newest commit was not noted", assignment_id, exc_info=True)
 
 
 # -- what the engine can deliver -----------------------------------------------------------------
@@ -238,7 +272,7 @@ def _latest(assignment: Assignment, names: Iterable[str], states: Iterable[State
 def _behind(assignment: Assignment, names: list[str]) -> list[str]:
     """Students whose newest finished delivery brought another commit than upstream's now."""
     try:
-        current = refresh_mirror(assignment.repo_url, assignment.branch).commit
+        current = refresh_mirror(assignment.repo_url, assignment.branch, assignment.id).commit
     except GitSyncError as exc:
         raise DeliveryError(
             "mirror_failed", f"The repository could not be read: {exc.message}"
@@ -496,14 +530,17 @@ def mirror_with(url: str, branch: str, commit: str) -> Mirror | None:
     return None
 
 
-def reset_mirror(url: str, branch: str | None, commit: str) -> Mirror:
+def reset_mirror(
+    url: str, branch: str | None, commit: str, assignment_id: int | None = None
+) -> Mirror:
     """The mirror a reset to `commit` reads: the branch it was delivered on (None: the
-    remote's default, resolved now), fetched only when the mirror here lacks the commit."""
+    remote's default, resolved now), fetched only when the mirror here lacks the commit
+    (`assignment_id`: when that branch is the assignment's own, as refresh_mirror)."""
     if branch is not None:
         found = mirror_with(url, branch, commit)
         if found is not None:
             return found
-    return refresh_mirror(url, branch)
+    return refresh_mirror(url, branch, assignment_id)
 
 
 def course_files(assignment: Assignment, username: str) -> tuple[str, list[str]]:

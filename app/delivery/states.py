@@ -34,3 +34,42 @@ UNFINISHED = frozenset({State.QUEUED, State.CLAIMED})
 def shown(state: str) -> str:
     """The state in the instructor's words (the API's and the command line's)."""
     return "running" if state == State.CLAIMED else str(state)
+
+
+class Standing(StrEnum):
+    """Where a student stands with an assignment, in the instructor's words (the dashboard's)."""
+
+    CURRENT = "current"  # given the branch's newest commit the service has read
+    BEHIND = "behind"  # given an older commit
+    DELIVERED = "delivered"  # given one, but the branch was never read: current or behind?
+    DELIVERING = "delivering"  # queued or running now
+    WAITING = "waiting"  # no home yet
+    FAILED = "failed"
+    ATTENTION = "needs attention"
+    NOT_DELIVERED = "not delivered"
+
+
+# What the instructor can act on (distribute again, retry, look at the folder).
+NEEDS_ACTION = frozenset({Standing.BEHIND, Standing.FAILED, Standing.ATTENTION})
+
+
+def standing(state: str | None, commit: str | None, latest: str | None) -> Standing:
+    """The student's standing from their newest sync of the assignment that was not superseded
+    (`state` None: none), the commit it brought, and the branch's newest known commit.
+
+    Resets are no input: a reset puts back the commit the student was given, so it changes
+    nothing of where they stand.
+    """
+    if state is None or state == State.SUPERSEDED:
+        return Standing.NOT_DELIVERED
+    if state in UNFINISHED:
+        return Standing.DELIVERING
+    if state == State.WAITING:
+        return Standing.WAITING
+    if state == State.FAILED:
+        return Standing.FAILED
+    if state == State.ATTENTION:
+        return Standing.ATTENTION
+    if commit is None or latest is None:
+        return Standing.DELIVERED
+    return Standing.CURRENT if commit == latest else Standing.BEHIND

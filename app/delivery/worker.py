@@ -169,7 +169,7 @@ class MirrorCache:
                 found = self._done.get(key)
             if found is None:
                 try:
-                    found = service.refresh_mirror(job.url, job.branch)
+                    found = service.refresh_mirror(job.url, job.branch, job.assignment_id)
                 except GitSyncError as exc:
                     found = exc
                 with self._lock:
@@ -262,8 +262,11 @@ def reset_files(job: Job, context: Context, home: homes.Home) -> Result:
     if job.given != pinned:
         now = (job.given or "none")[:12]
         return Result(State.FAILED, error=NEWER_SINCE.format(now=now, pinned=pinned[:12]))
+    branch = job.given_branch or job.branch
+    # Only the assignment's own branch tells its newest commit (it may have changed since).
+    own = job.assignment_id if branch == job.branch else None
     try:
-        mirror = service.reset_mirror(job.url, job.given_branch or job.branch, pinned)
+        mirror = service.reset_mirror(job.url, branch, pinned, own)
     except GitSyncError as exc:
         return Result(State.FAILED, "failed", error=exc.message)
     report = reset(
