@@ -500,9 +500,19 @@ def handle_batch(holder: str, perform: Perform = deliver) -> int:
         while True:
             free = size - len(running)
             if more and free and time.monotonic() < refill_until:
-                claim = QUEUE.claim(holder, limit=free, lease_seconds=LEASE_SECONDS)
+                try:
+                    claim = QUEUE.claim(holder, limit=free, lease_seconds=LEASE_SECONDS)
+                    jobs = _triage(claim) if claim.ids else []
+                except Exception:
+                    if not running:
+                        raise  # nothing in flight: the worker loop logs it and tries again
+                    # Deliveries run: keep renewing their leases until they end, or another
+                    # worker would take them while they run.
+                    log.exception("No more deliveries could be claimed by %s for now", holder)
+                    db.session.rollback()
+                    more = False
+                    continue
                 more = len(claim.ids) == free  # fewer than asked: the queue is empty for now
-                jobs = _triage(claim) if claim.ids else []
                 ran += len(claim.ids) - len(jobs)
                 if jobs:
                     claims[claim.token] = (claim, len(jobs))

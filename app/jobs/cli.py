@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import threading
 from types import FrameType
 
 import click
@@ -22,8 +23,9 @@ def worker_command(once: bool) -> None:
         return
 
     def stop(signum: int, _frame: FrameType | None) -> None:
-        # Finish the task at hand, then leave the loop: its leases expire on their own.
-        worker.halt()
+        # Finish the task at hand, then leave the loop: its leases expire on their own. From
+        # another thread: the handler runs in this one, which may hold the wake event's lock.
+        threading.Thread(target=worker.halt, daemon=True).start()
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:

@@ -60,6 +60,7 @@ class Registry:
     elsewhere: dict[str, str] = field(default_factory=dict)
     # This process's worker loops, woken when rows are queued here (others poll).
     workers: weakref.WeakSet[Worker] = field(default_factory=weakref.WeakSet)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def register_periodic(self, name: str, every_seconds: float, fn: Callable[[], object]) -> None:
         """Run `fn` about every `every_seconds`, in one worker of all."""
@@ -75,7 +76,9 @@ class Registry:
 
     def work_queued(self) -> None:
         """Wake this process's idle worker loops: rows were queued (and committed) just now."""
-        for worker in list(self.workers):
+        with self.lock:  # a worker may be joining from another thread
+            workers = list(self.workers)
+        for worker in workers:
             worker.wake.set()
 
 
@@ -93,7 +96,10 @@ def wake_workers_after_commit(session: Session) -> None:
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
     if session.info.pop("hubclass.queued", False) and has_app_context():
-        registry(current_app).work_queued()
+        try:
+            registry(current_app).work_queued()
+        except Exception:  # what was queued is committed: the workers' poll finds it anyway
+            log.exception("The worker loops could not be woken")
 
 
 @event.listens_for(Session, "after_rollback")
@@ -115,7 +121,8 @@ class Worker:
         self.stop = threading.Event()
         # Set by halt() and by work queued in this process: the loop stops resting at once.
         self.wake = threading.Event()
-        registry(app).workers.add(self)
+        with registry(app).lock:
+            registry(app).workers.add(self)
         # Monotonic times at which this worker next tries each periodic task: all due at first.
         self.next_due = {task.name: 0.0 for task in registry(app).periodic}
 
@@ -142,7 +149,7 @@ class Worker:
         log.info("Worker %s stopped", self.name)
 
     def halt(self) -> None:
-        """Leave the loop once the task at hand is done (safe from a signal handler)."""
+        """Leave the loop once the task at hand is done."""
         self.stop.set()
         self.wake.set()
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 
 from app.assignments.models import Assignment
 from app.courses.models import Course
@@ -68,9 +69,11 @@ def test_two_distributions_of_one_assignment_at_once_never_overlap_on_a_workspac
     # The first distribution's syncs are held open until the second one has come and tried.
     gate = threading.Event()
     second_ran: list[str] = []
+    first_in: list[str] = []  # in their folders: past the claim, the triage and the lease
 
     def held_open(job, context):
         if job.distribution_id == first_id:
+            first_in.append(job.username)
             gate.wait(60)
         else:
             second_ran.append(job.username)
@@ -80,7 +83,7 @@ def test_two_distributions_of_one_assignment_at_once_never_overlap_on_a_workspac
     app.config["HUBCLASS_DELIVERY_CONCURRENCY"] = 2
     with workers(app, 3):
         try:
-            eventually(lambda: states(first_id) == {"claimed": 4}, "the first one's all running")
+            eventually(lambda: len(first_in) == 4, "the first one's all running")
             second = distribute(hw1, who=None)
             db.session.commit()
 
@@ -209,6 +212,46 @@ def test_a_slot_that_frees_takes_the_next_delivery_while_a_slow_one_still_runs(a
         finally:
             gate.set()
         eventually(lambda: states(distribution_of(ids[0])) == {"done": 6}, "all six ended")
+
+
+def test_a_claim_that_fails_while_deliveries_run_goes_on_renewing_their_leases(app, monkeypatch):
+    monkeypatch.setattr(worker, "LEASE_SECONDS", 0.5)
+    monkeypatch.setattr(worker, "HEARTBEAT_SECONDS", 0.1)
+    ids = _queue(["ann", "bob", "cyd"])
+    gate = threading.Event()
+
+    def perform(job, context) -> Result:
+        if job.id == ids[0]:
+            gate.wait(60)  # a long sync
+        return Result(State.DONE, "unchanged")
+
+    claim = QUEUE.claim
+    calls: list[int] = []
+
+    def claim_once_then_fail(holder, limit, lease_seconds):
+        calls.append(limit)
+        if len(calls) > 1:  # the refill's claim, once bob's slot freed
+            raise OperationalError("claim", {}, Exception("database is locked"))
+        return claim(holder, limit=limit, lease_seconds=lease_seconds)
+
+    monkeypatch.setattr(QUEUE, "claim", claim_once_then_fail)
+    app.config["HUBCLASS_DELIVERY_CONCURRENCY"] = 2
+
+    def run() -> None:
+        with app.app_context():
+            handle_batch("w0", perform=perform)
+
+    batch = threading.Thread(target=run)
+    batch.start()
+    try:
+        eventually(lambda: len(calls) > 1, "the refill's claim failed")
+        time.sleep(1.5)  # three leases' length
+        assert claim("other", limit=3, lease_seconds=60).ids == [ids[2]]  # ann's still held
+    finally:
+        gate.set()
+        batch.join(60)
+    db.session.expire_all()
+    assert db.session.get(Delivery, ids[0]).state == State.DONE  # recorded by its holder
 
 
 def test_work_queued_in_this_process_wakes_its_resting_worker_at_once(app, monkeypatch):
