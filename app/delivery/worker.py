@@ -27,7 +27,7 @@ from typing import Any, cast
 
 from flask import Flask, current_app
 from flask.config import Config
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, exists, func, select, update
 
 from app.activity.models import HubUserState
 from app.assignments.models import Assignment
@@ -35,6 +35,7 @@ from app.extensions import db
 from app.gitsync import GitSyncError, SyncReport, mirror_commit, reset, sync
 from app.jobs import leases
 from app.jobs.claim import Claim, Queue
+from app.roster.models import Enrollment
 from app.timeutil import utcnow
 
 from . import homes, service
@@ -73,6 +74,10 @@ HUB_ADMIN = (
     "it is root through sudo), so what a course delivers could run with that power. Take them "
     "off the roster, or make them no admin on the Hub."
 )
+NOT_ENROLLED = (
+    "No longer a student of the course (taken off its roster after this was queued): nothing "
+    "was delivered."
+)
 NOTHING_TO_RESET = "The student has no home on this machine: there is nothing to reset."
 NEWER_SINCE = (
     "The student was given a newer version of the assignment ({now}) after this reset was "
@@ -101,6 +106,8 @@ class Job:
     given: str | None = None  # the commit the student was given, as of now
     reset_to: str | None = None  # a reset's commit, pinned when it was asked for
     given_branch: str | None = None  # a reset's: the branch that commit was delivered on
+    # An active student of the assignment's course when the delivery was claimed.
+    enrolled: bool = True
 
 
 @dataclass(frozen=True)
@@ -203,6 +210,8 @@ def from_report(
 
 def deliver(job: Job, context: Context) -> Result:
     """Run the delivery in the student's home, as the student: a sync, or a reset."""
+    if not job.enrolled:
+        return Result(State.FAILED, error=NOT_ENROLLED)
     if job.admin:
         return Result(State.FAILED, error=HUB_ADMIN)
     refused = service.unsupported(job.target)
@@ -336,6 +345,13 @@ JOB_COLUMNS = (
     service.commit_given(Delivery.assignment_id, Delivery.username).label("given"),
     Delivery.reset_to,
     Delivery.branch.label("given_branch"),
+    exists()
+    .where(
+        Enrollment.course_id == Assignment.course_id,
+        Enrollment.username == Delivery.username,
+        Enrollment.active.is_(True),
+    )
+    .label("enrolled"),
 )
 
 
@@ -353,6 +369,7 @@ def _load(claim: Claim) -> list[tuple[Job, int]]:
         fields = dict(row._mapping)
         attempts = fields.pop("attempts")
         fields["admin"] = bool(fields["admin"])  # SQLite's coalesce may answer 0 or 1
+        fields["enrolled"] = bool(fields["enrolled"])
         fields["paths"] = tuple(fields["paths"] or ())
         loaded.append((Job(**fields), attempts))
     return loaded

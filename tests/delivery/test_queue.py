@@ -24,6 +24,7 @@ from app.delivery.worker import MAX_ATTEMPTS, QUEUE, Result, handle_batch, recor
 from app.extensions import db
 from app.gitsync import SyncReport
 from app.jobs import Registry, runner
+from app.roster.models import Enrollment
 from tests.delivery.kit import (
     assignment_for,
     eventually,
@@ -305,3 +306,26 @@ def test_a_folder_its_student_keeps_locked_ends_in_attention_and_never_starves_t
     }
     assert all(error == worker.SYNC_BUSY for name, _, error in rows if name == "mallory"), rows
     assert distribution_json(victim)["done"] == 1
+
+
+def test_a_student_taken_off_the_roster_after_the_distribution_gets_nothing(app):
+    ann, bob = _queue(["ann", "bob"])
+    course = db.session.get(Delivery, ann).assignment.course
+    db.session.add_all(
+        [
+            Enrollment(course=course, username="ann", active=False),  # dropped since
+            Enrollment(course=course, username="bob"),
+        ]
+    )
+    db.session.commit()
+    seen: list[str] = []
+
+    def perform(job, context) -> Result:
+        seen.append(job.username)
+        return worker.deliver(job, context)  # bob's: no home here, so he waits
+
+    handle_batch("w0", perform=perform)
+    db.session.expire_all()
+    dropped, kept = db.session.get(Delivery, ann), db.session.get(Delivery, bob)
+    assert (dropped.state, dropped.error) == (State.FAILED, worker.NOT_ENROLLED)
+    assert kept.error != worker.NOT_ENROLLED and kept.state != State.FAILED, kept.error
