@@ -13,6 +13,7 @@ import stat
 import string
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 
@@ -79,6 +80,44 @@ def home_template(value: str) -> str:
             "JupyterHub."
         )
     return value
+
+
+# The ways a delivery may reach a student (HUBCLASS_DELIVERY; see app/delivery/ways.py).
+DELIVERY_WAYS = ("auto", "home", "server")
+
+
+def delivery_way(value: str) -> str:
+    if value not in DELIVERY_WAYS:
+        raise ConfigError(
+            f"HUBCLASS_DELIVERY is {value!r}: give one of {', '.join(DELIVERY_WAYS)}."
+        )
+    return value
+
+
+def proxy_url(value: str, public_hub_url: str) -> str | None:
+    """The origin students' servers are reached at (HUBCLASS_PROXY_URL, else the public Hub
+    URL's); None when neither gives one (deliveries through servers then say so)."""
+    given = bool(value)
+    parts = urlsplit(value or public_hub_url)
+    if not (parts.scheme in ("http", "https") and parts.hostname):
+        if given:
+            raise ConfigError(
+                f"HUBCLASS_PROXY_URL is {value!r}: give the proxy's http:// or https:// address, "
+                "e.g. http://proxy-public."
+            )
+        return None
+    if given and (parts.username or parts.password or parts.path.strip("/") or parts.query):
+        # The path comes from the Hub's base URL; a password would be sent to every server.
+        raise ConfigError(
+            f"HUBCLASS_PROXY_URL is {value!r}: give only scheme, host and port (no path, "
+            "query or password), e.g. http://proxy-public."
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigError(f"HUBCLASS_PROXY_URL is {value!r}: its port is not a number.") from None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
 
 
 def _positive(env: Mapping[str, str], name: str, kind: type[int] | type[float]) -> int | float:
@@ -289,6 +328,12 @@ def from_env(env: Mapping[str, str] | None = None) -> dict:
         "HUBCLASS_MAX_REPO_BYTES": _positive(env, "HUBCLASS_MAX_REPO_BYTES", int),
         "HUBCLASS_MAX_REPO_ENTRIES": _positive(env, "HUBCLASS_MAX_REPO_ENTRIES", int),
         "HUBCLASS_DELIVERY_CONCURRENCY": _positive(env, "HUBCLASS_DELIVERY_CONCURRENCY", int),
+        "HUBCLASS_DELIVERY": delivery_way(read(env, "HUBCLASS_DELIVERY")),
+        "HUBCLASS_DELIVERY_ACCOUNT": read(env, "HUBCLASS_DELIVERY_ACCOUNT"),
+        "HUBCLASS_PROXY_URL": proxy_url(read(env, "HUBCLASS_PROXY_URL"), public_hub_url),
+        "HUBCLASS_SERVER_CONCURRENCY": _positive(env, "HUBCLASS_SERVER_CONCURRENCY", int),
+        # Where the Hub's pages and servers live under the proxy (servers: <base>user/<name>/).
+        "HUB_BASE_URL": base_url,
     }
 
 

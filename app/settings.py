@@ -223,8 +223,43 @@ SETTINGS = (
     Setting(
         "HUBCLASS_DELIVERY_CONCURRENCY",
         "HUBCLASS_DELIVERY_CONCURRENCY",
-        "how many deliveries each worker runs at once",
+        "how many deliveries into homes each worker runs at once",
         default="4",
+        shown=True,
+    ),
+    Setting(
+        "HUBCLASS_DELIVERY",
+        "HUBCLASS_DELIVERY",
+        "how deliveries reach students: `home` (into their home on this machine, as them; needs a "
+        "root worker), `server` (through nbgitpuller in their running server, as on Kubernetes), "
+        "`auto` (as root: the home when it is on this machine, else the running server; not "
+        "root: the running server)",
+        default="auto",
+        shown=True,
+    ),
+    Setting(
+        "HUBCLASS_DELIVERY_ACCOUNT",
+        "HUBCLASS_DELIVERY_ACCOUNT",
+        "the Hub account that owns the short-lived tokens of deliveries through servers; it "
+        "needs a role with `access:servers`, the service `tokens!user=<it>`, and nobody may sign "
+        "in as it (docs/deploy.md)",
+        default="hubclass-delivery",
+        shown=True,
+    ),
+    Setting(
+        "HUBCLASS_PROXY_URL",
+        "HUBCLASS_PROXY_URL",
+        "where Hubclass reaches students' servers: the Hub's proxy, e.g. `http://proxy-public` on "
+        "Zero to JupyterHub",
+        default_words="the origin of `JUPYTERHUB_PUBLIC_HUB_URL`",
+        shown=True,
+    ),
+    Setting(
+        "HUBCLASS_SERVER_CONCURRENCY",
+        "HUBCLASS_SERVER_CONCURRENCY",
+        "how many deliveries through servers each worker runs at once (they wait on the "
+        "servers, not on this machine)",
+        default="16",
         shown=True,
     ),
 )

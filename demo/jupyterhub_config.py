@@ -38,6 +38,18 @@ c.Authenticator.admin_users = {"hubadmin"}
 c.Authenticator.allow_existing_users = True
 c.JupyterHub.load_groups = {"instructors": {"users": ["instructor"]}}
 
+# The account that owns the short-lived tokens of deliveries through students' servers (its
+# role below reaches every server): nobody may sign in as it. Not `blocked_users`: the Hub
+# takes every role away from a blocked user at start.
+DELIVERY_ACCOUNT = "hubclass-delivery"
+
+
+def refuse_delivery_account(authenticator, handler, authentication):
+    return None if authentication["name"] == DELIVERY_ACCOUNT else authentication
+
+
+c.Authenticator.post_auth_hook = refuse_delivery_account
+
 # --- students' servers ----------------------------------------------------------------------------
 if os.environ.get("HUBCLASS_HUB_SPAWNER") == "accounts":
     # Each student's own system account and a home it owns, made at the first start (the demo
@@ -59,6 +71,13 @@ else:
     if os.getuid() == 0:
         c.Spawner.args = ["--allow-root"]  # as root, user servers exit without it
 c.Spawner.http_timeout = 60
+# How often servers report activity and the Hub reads the proxy's (tests shorten both to see
+# whether a delivery counts as the student's activity).
+if os.environ.get("HUBCLASS_HUB_ACTIVITY_INTERVAL"):
+    interval = int(os.environ["HUBCLASS_HUB_ACTIVITY_INTERVAL"])
+    c.JupyterHub.last_activity_interval = interval
+    # (update: a dict above, or traitlets' lazy value when nothing set it)
+    c.Spawner.environment.update({"JUPYTERHUB_ACTIVITY_INTERVAL": str(interval)})
 c.Spawner.start_timeout = 60
 
 # --- Hubclass as a managed service ----------------------------------------------------------------
@@ -75,6 +94,7 @@ for name in (
     "HUBCLASS_POLL_SECONDS",
     "HUBCLASS_WORKERS",
     "HUBCLASS_HOME_TEMPLATE",
+    "HUBCLASS_DELIVERY",
 ):
     if os.environ.get(name):
         service_env[name] = os.environ[name]
@@ -102,10 +122,18 @@ services = [hubclass]
 
 roles = [
     {
-        # The least the service needs: create/delete users, manage groups, start/stop servers.
+        # The least the service needs: create/delete users, manage groups, start/stop servers,
+        # and make tokens of the delivery account for deliveries through servers.
         "name": "hubclass-service",
-        "scopes": ["admin:users", "admin:groups", "servers"],
+        "scopes": ["admin:users", "admin:groups", "servers", f"tokens!user={DELIVERY_ACCOUNT}"],
         "services": ["hubclass"],
+    },
+    {
+        # What each delivery's token is cut from (one student's server at a time); the Hub
+        # creates the account from this role.
+        "name": "hubclass-delivery",
+        "scopes": ["access:servers"],
+        "users": [DELIVERY_ACCOUNT],
     },
     {
         # Only instructors pass the Hub's authorize step for the service.

@@ -25,6 +25,7 @@ from tests.hubusers import ensure_users
 TEST_AUTH_CACHE_SECONDS = 2
 # The service polls the Hub this often in the test Hub (60 s in production).
 TEST_POLL_SECONDS = 2
+TEST_ACTIVITY_INTERVAL = 2
 
 
 @pytest.fixture(scope="session")
@@ -37,6 +38,9 @@ def hub(tmp_path_factory) -> RunningHub:
             "HUBCLASS_AUTH_CACHE_SECONDS": str(TEST_AUTH_CACHE_SECONDS),
             "HUBCLASS_POLL_SECONDS": str(TEST_POLL_SECONDS),
             "HUBCLASS_ALLOWED_REPO_URLS": "file://,git://127.0.0.1",
+            # The Hub reads the proxy's activity and servers report theirs this often (300 s
+            # in production): the delivery tests watch whether a delivery counts as activity.
+            "HUBCLASS_HUB_ACTIVITY_INTERVAL": str(TEST_ACTIVITY_INTERVAL),
         },
     )
     try:

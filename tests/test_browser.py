@@ -169,6 +169,7 @@ def test_the_progress_bar_and_a_row_move_without_a_reload_while_a_worker_deliver
     expect(page.locator('[data-count="done"]')).to_have_text("2")
     expect(page.locator("progress[data-bar]")).to_have_attribute("value", "2")
     expect(row.locator('[data-cell="commit"] code')).to_have_text(re.compile(r"^[0-9a-f]{7}$"))
+    expect(row.locator('[data-cell="way"]')).to_have_text("into their home")  # moved live too
     expect(page.locator("[data-live]")).to_be_hidden()  # nothing left to run: it stopped polling
     assert page.evaluate("window.loadedOnce") is True
     assert (Path("/home") / ben.name / "hw1" / "README.md").stat().st_uid == ben.uid

@@ -21,6 +21,7 @@ from app.roster.models import Enrollment
 from app.timeutil import utcnow
 
 from .models import ActivitySample, HubUserState, Resolution, ServerState
+from .not_theirs import sent_by_hubclass
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,14 @@ def poll_once(client: HubClient, now: datetime | None = None) -> PollResult:
     now = now or utcnow()
     users = {u.name: u for u in client.list_users()}
     states = {s.username: s for s in db.session.scalars(select(HubUserState))}
+    changed = {
+        name: user.last_activity
+        for name, user in users.items()
+        if user.last_activity
+        and (name not in states or states[name].last_activity != user.last_activity)
+    }
+    # Hubclass's own requests through the proxy are not the student working.
+    not_theirs = sent_by_hubclass(changed)
     new_logins = 0
     for name, user in users.items():
         state = states.get(name)
@@ -47,7 +56,7 @@ def poll_once(client: HubClient, now: datetime | None = None) -> PollResult:
             state = HubUserState(username=name)
             db.session.add(state)
             states[name] = state
-        last = user.last_activity
+        last = state.last_activity if name in not_theirs else user.last_activity
         if last and state.first_login is None:
             state.first_login = last
             new_logins += 1

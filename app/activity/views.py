@@ -12,7 +12,7 @@ from app.courses.current import managed_course
 from app.courses.forms import CourseStaffForm
 from app.timeutil import utcnow
 
-from . import poller
+from . import not_theirs, poller
 from . import students as dashboard
 from .columns import Cell, Column
 
@@ -48,6 +48,7 @@ def course_detail(slug: str):
         never_without_email=[r.username for r in everyone if not r.logged_in and not r.email],
         chart=dashboard.activity_chart(course, args.get("range", "today"), now),
         last_poll=poller.latest_poll(),
+        activity_note=not_theirs.NOTE if not_theirs.accounted() else None,
         now=now,
         ago=dashboard.ago,
         show=show,

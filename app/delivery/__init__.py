@@ -1,9 +1,12 @@
 """Delivery: distributing an assignment to students, one queued delivery per student.
 
 service.py (distribute: who is targeted; reset: one student's files back to the course's
-version; the progress JSON), homes.py (where a student's home is and whether it may be written
-into), worker.py (the queue handler: claim, sync or reset as the student, record), pending.py
-(the periodic task: waiting deliveries whose home appeared, students who joined later),
+version; the progress JSON), ways.py (which ways of delivery a process may use), homes.py
+(where a student's home is and whether it may be written into), servers.py (delivery through a
+student's running server: nbgitpuller, a token for that server only), job.py (one delivery's
+values), worker.py (the queue handler: claim, sync or reset as the student or through the
+server, record), pending.py (the periodic task: waiting deliveries whose home or server
+appeared, students who joined later),
 states.py, cli.py (`flask distribute`, `flask reset`), api.py (/api/v1/.../distributions,
 .../students/<username>/reset); the pages: views.py (the Distribute form and the progress on
 the assignment's page, a distribution's page, a student's delivery page), progress.py (what
@@ -16,35 +19,39 @@ from __future__ import annotations
 from flask import Flask
 
 from app import jobs
-from app.activity import columns
+from app.activity import columns, not_theirs
 from app.assignments import page
 
 from . import dashboard
-from .homes import can_become_students
+from .activity import sent_by_deliveries
 from .pending import POLL_TASK, poll_pending
 from .service import DeliveryError, distribute, distribution_json, find_assignment, reset
 from .states import State
-from .worker import NEEDS_ROOT, handle_batch
+from .ways import ways_of, why_none
+from .worker import handle_batch
 
 QUEUE_NAME = "deliveries"
 
 
 def init_app(app: Flask) -> None:
-    """Register the delivery's part of the assignment page and its dashboard columns, and the
-    delivery queue and its
-    periodic task with the app's workers in a process that can become the students (elsewhere
-    say who runs them instead)."""
+    """Register the delivery's part of the assignment page, its dashboard columns and what of
+    the Hub's activity was its own, and the delivery queue and its periodic task with the app's
+    workers in a process that has a way to reach students (elsewhere say who runs them)."""
     # Imported here, not at the top: the pages need the auth and the assignments' pages, which
     # the workers (and `flask worker`) do not.
     from .views import ASSIGNMENT_TEMPLATE, assignment_part
 
     page.register(app, ASSIGNMENT_TEMPLATE, assignment_part)
     columns.register(app, "delivery", dashboard.columns)
+    if app.config.get("HUBCLASS_DELIVERY") != "home":
+        # Whichever process polls the Hub: deliveries through servers are not the students'.
+        not_theirs.register(app, sent_by_deliveries)
     work = jobs.registry(app)
-    if not can_become_students():
-        # A process that cannot become each student could only fail every delivery it
-        # claimed: the deliveries stay queued for a root `flask --app wsgi worker`.
-        work.leave_to_others(QUEUE_NAME, NEEDS_ROOT)
+    if not ways_of(app.config).any:
+        # A process with no way to reach students (not root, home delivery only; or no
+        # proxy address) could only fail every delivery it claimed: they stay queued for
+        # another process (a root `flask --app wsgi worker`).
+        work.leave_to_others(QUEUE_NAME, why_none(app.config))
         return
     work.register_queue(QUEUE_NAME, handle_batch)
     work.register_periodic(POLL_TASK, float(app.config["HUBCLASS_POLL_SECONDS"]), poll_pending)

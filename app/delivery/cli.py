@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import click
+from flask import current_app
 
 from app import courses
 from app.cli import fail
@@ -15,8 +16,8 @@ from app.extensions import db
 from app.jobs.runner import worker_name
 
 from . import service
-from .homes import can_become_students
-from .worker import NEEDS_ROOT, work_until_finished
+from .ways import ways_of, why_none
+from .worker import work_until_finished
 
 
 @click.command("distribute")
@@ -74,9 +75,9 @@ def _committed(distribution_id: int, wait: bool) -> dict[str, Any]:
     """Commit what was queued; with `wait`, run it here too (as root; otherwise wait for the
     root worker); return its progress JSON."""
     db.session.commit()
-    here = can_become_students()
+    here = ways_of(current_app.config).any
     if not here:
-        click.echo(NEEDS_ROOT + (" Waiting for it." if wait else ""), err=True)
+        click.echo(why_none(current_app.config) + (" Waiting for it." if wait else ""), err=True)
     if wait:
         work_until_finished(distribution_id, worker_name(0), run_here=here)
     db.session.expire_all()  # read what the workers wrote

@@ -48,6 +48,8 @@ class Delivery(Model):
     __table_args__ = (
         Index("ix_delivery_state_id", "state", "id"),
         Index("ix_delivery_assignment_username", "assignment_id", "username"),
+        # The poller's look for a student's Hub activity that was a delivery's (activity.py).
+        Index("ix_delivery_username_finished", "username", "finished_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -75,6 +77,9 @@ class Delivery(Model):
     # A reset's commit, pinned when the instructor asked for it: the one the student had been
     # given then (what is put back is never silently another).
     reset_to: Mapped[str | None] = mapped_column(String(40))
+    # How it reached the student: "home" (into their home, as them) or "server" (nbgitpuller
+    # in their running server); None until it did (and in deliveries made before it was kept).
+    way: Mapped[str | None] = mapped_column(String(10))
     report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

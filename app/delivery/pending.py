@@ -1,7 +1,8 @@
 """The deliveries nobody presses a button for, found by a periodic task of the workers.
 
-- A delivery waiting for a home (the student never logged in) goes back to the queue as soon
-  as the home is there; a worker then runs it within a second or so.
+- A delivery waiting for a home (the student never logged in) or for the student's server
+  goes back to the queue as soon as the home is there or the server is ready (one Hub call
+  per poll lists the ready servers); a worker then runs it within a second or so.
 - A student who joined the course (a roster import) after an assignment was distributed to the
   whole course, or to their section, gets a delivery of it: a distribution of scope "joined".
   "Those behind" of the course or of a section count as such; chosen students, retries and
@@ -19,6 +20,7 @@ from sqlalchemy import exists, select, update
 from app import audit
 from app.assignments.models import Assignment
 from app.extensions import db
+from app.hub import HubError, hub_client
 from app.jobs.runner import wake_workers_after_commit
 from app.roster.models import Enrollment
 
@@ -34,6 +36,7 @@ from .service import (
     undeliverable,
 )
 from .states import State
+from .ways import Ways, ways_of
 
 log = logging.getLogger(__name__)
 
@@ -60,15 +63,20 @@ def reaches(scope: str, detail: Any) -> set[str | None]:
     return {None} if scope == COURSE else {section}
 
 
-def release_waiting(template: str) -> int:
-    """Queue again every waiting delivery whose student's home is there now."""
+def release_waiting(template: str, ways: Ways) -> int:
+    """Queue again every waiting delivery whose student's home is there now, or (when this
+    process delivers through servers) whose student's server is ready."""
     waiting = db.session.execute(
         select(Delivery.id, Delivery.username).where(Delivery.state == State.WAITING)
     ).all()
+    if not waiting:
+        return 0
+    served = _ready_servers() if ways.servers else set()
     ready = [
         delivery_id
         for delivery_id, username in waiting
-        if not _still_waiting(homes.open_home(username, template))
+        if username in served
+        or (ways.homes and not _still_waiting(homes.open_home(username, template)))
     ]
     if ready:
         db.session.execute(
@@ -79,6 +87,16 @@ def release_waiting(template: str) -> int:
         )
         wake_workers_after_commit(db.session())
     return len(ready)
+
+
+def _ready_servers() -> set[str]:
+    """The users whose default server is ready, as the Hub says now (none while the Hub does
+    not answer: they are tried again at the next poll)."""
+    try:
+        return {user.name for user in hub_client().list_users(state="ready") if user.server_ready}
+    except HubError as exc:
+        log.warning("Ready servers not listed, their deliveries wait a poll more: %s", exc.message)
+        return set()
 
 
 def _still_waiting(home: homes.Home | homes.NoHome) -> bool:
@@ -153,8 +171,13 @@ def _log_skipped(assignment: Assignment, why: str) -> None:
 
 def poll_pending() -> None:
     """The periodic task: release waiting deliveries, then deliver to students who joined."""
-    released = release_waiting(current_app.config["HUBCLASS_HOME_TEMPLATE"])
+    config = current_app.config
+    released = release_waiting(config["HUBCLASS_HOME_TEMPLATE"], ways_of(config))
     joined = deliver_to_joiners()
     db.session.commit()
     if released or joined:
-        log.info("Deliveries: %d whose home appeared, %d to students who joined", released, joined)
+        log.info(
+            "Deliveries: %d whose home or server appeared, %d to students who joined",
+            released,
+            joined,
+        )

@@ -602,6 +602,9 @@ def delivery_json(delivery: Delivery) -> dict[str, Any]:
         "waiting_for": delivery.waiting_for,
         # The outcome in the instructor's words, as the pages show it.
         "said": said(delivery),
+        # "home" or "server" once it reached the student (None before), and that in words.
+        "way": delivery.way,
+        "way_said": words.way(delivery.way),
         "started_at": iso_z(delivery.started_at) if delivery.started_at else None,
         "finished_at": iso_z(delivery.finished_at) if delivery.finished_at else None,
     }

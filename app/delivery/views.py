@@ -20,7 +20,7 @@ from app.auth import current_instructor
 from app.extensions import db
 from app.text import printable
 
-from . import progress, reset_views, service
+from . import progress, reset_views, service, words
 from .forms import DistributeForm
 from .service import DeliveryError
 
@@ -119,6 +119,7 @@ def student_context(assignment: Assignment, username: str) -> dict[str, Any]:
         "report": (newest.report if newest else None) or {},
         "history": history,
         "said": service.said,
+        "way_said": words.way,
     }
 
 

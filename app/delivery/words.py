@@ -33,6 +33,12 @@ OUTCOME_WORDS = {
     "reset": "reset to the course's version",
 }
 
+# How the delivery reached the student (Delivery.way; None: it has not reached them).
+WAY_WORDS = {
+    "home": "into their home",
+    "server": "through their running server",
+}
+
 # Why the engine left a folder alone (outcome needs_attention), by its code.
 ATTENTION_WORDS = {
     "operation_in_progress": "a git operation is in progress",
@@ -48,6 +54,8 @@ ATTENTION_WORDS = {
     "index_locked": "a git lock file was left in the folder (.git/index.lock)",
     "workspace_busy": "another git operation held the folder",
     "other_repository": "the folder holds another repository than the assignment's",
+    # Through the student's server (servers.py).
+    "server_busy": "nbgitpuller in the student's server stayed busy with another git operation",
 }
 # Which git operation a folder is in the middle of (the engine names the marker it found).
 IN_PROGRESS_WORDS = {
@@ -106,6 +114,18 @@ FAILURE_WORDS = {
     "path_not_in_course": "a file is not in the course's version",
     "path_through_link": "a path goes through a symbolic link of the student's",
     "path_blocked": "a file of the student's is where the course has a folder",
+    # Through the student's server (servers.py). nbgitpuller's own failures
+    # ("server_sync_failed") have no words here: the first clause of its message shows.
+    "needs_home": "this needs home delivery, which nbgitpuller in the student's server cannot do",
+    "no_hub_account": "the student has no account on the Hub",
+    "token_refused": "the Hub refused the delivery's token (check the delivery account's role)",
+    "server_refused_token": "the student's server refused the delivery's token",
+    "server_unreachable": "the student's server could not be reached through the Hub's proxy",
+    "server_bad_answer": "the student's server did not answer as nbgitpuller does",
+    "server_stream_ended": "the student's server stopped answering before nbgitpuller finished",
+    "server_timeout": "nbgitpuller in the student's server did not finish in time",
+    "no_nbgitpuller": "nbgitpuller is not installed in this server's image: add it to the "
+    "image, or use home delivery",
 }
 # Errors of the operating system that say more than their code (git's stderr, strerror).
 SYSTEM_WORDS = (
@@ -209,6 +229,11 @@ def said(
     if moved_aside(report):
         first = "received afresh (your folder was moved aside)"
     return "; ".join([first, *_kept_and_more(report)])
+
+
+def way(value: str | None) -> str:
+    """How a delivery reached the student, in the instructor's words ("" when it has not)."""
+    return WAY_WORDS.get(value or "", "")
 
 
 def targeted(scope: str, detail: Any) -> str:

@@ -21,12 +21,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, cast
 
 from flask import Flask, current_app
-from flask.config import Config
 from sqlalchemy import Table, exists, func, select, update
 
 from app.activity.models import HubUserState
@@ -38,7 +37,8 @@ from app.jobs.claim import Claim, Queue
 from app.roster.models import Enrollment
 from app.timeutil import utcnow
 
-from . import homes, service
+from . import homes, servers, service
+from .job import HOME, SERVER, Context, Job, Perform, Result
 from .models import RESET, SYNC, Delivery
 from .states import ENDED, State
 
@@ -64,11 +64,6 @@ BUSY = (
 )
 SYNC_BUSY = BUSY.format(what="delivery", again="Distribute again")
 RESET_BUSY = BUSY.format(what="reset", again="Reset again")
-NEEDS_ROOT = (
-    "Deliveries need a `flask --app wsgi worker` running as root: this process is not root, "
-    "so it cannot become each student to write into their home, and leaves the deliveries "
-    "queued for that worker (see docs/deploy.md)."
-)
 HUB_ADMIN = (
     "Hub admins get no deliveries into their home: their account can act for everyone (on TLJH "
     "it is root through sudo), so what a course delivers could run with that power. Take them "
@@ -83,72 +78,6 @@ NEWER_SINCE = (
     "The student was given a newer version of the assignment ({now}) after this reset was "
     "asked for ({pinned}): nothing was reset. Ask for the reset again to put back the newer one."
 )
-
-
-@dataclass(frozen=True)
-class Job:
-    """What one delivery needs, read once in the claiming thread (no ORM objects in threads)."""
-
-    id: int
-    distribution_id: int
-    assignment_id: int
-    username: str
-    url: str
-    branch: str | None
-    subpath: str | None
-    target: str
-    depth: int | None
-    policy: str
-    # As the activity poller last copied the Hub's users (HubUserState): a Hub admin.
-    admin: bool = False
-    kind: str = SYNC
-    paths: tuple[str, ...] = ()  # a reset's; none: the whole folder
-    given: str | None = None  # the commit the student was given, as of now
-    reset_to: str | None = None  # a reset's commit, pinned when it was asked for
-    given_branch: str | None = None  # a reset's: the branch that commit was delivered on
-    # An active student of the assignment's course when the delivery was claimed.
-    enrolled: bool = True
-
-
-@dataclass(frozen=True)
-class Context:
-    """The settings a delivery runs with, read from the app's config by the claiming thread."""
-
-    home_template: str
-    allowed_prefixes: list[str]
-    timeout: float
-    # The service account whose data dir holds the mirrors, when this root process works for
-    # it (HUBCLASS_SERVICE_USER); None: the mirrors are this process's own.
-    mirror_account: tuple[int, int] | None = None
-
-    def engine_options(self) -> dict[str, Any]:
-        """What every sync of the engine is given."""
-        return {"allowed_prefixes": self.allowed_prefixes, "timeout": self.timeout}
-
-    @classmethod
-    def of(cls, config: Config) -> Context:
-        return cls(
-            home_template=config["HUBCLASS_HOME_TEMPLATE"],
-            allowed_prefixes=list(config["HUBCLASS_ALLOWED_REPO_URLS"]),
-            timeout=float(config["HUBCLASS_DELIVERY_TIMEOUT_SECONDS"]),
-            mirror_account=config.get("DATA_DIR_OWNER"),
-        )
-
-
-@dataclass(frozen=True)
-class Result:
-    """What became of one delivery; QUEUED means "not now, run it again later"."""
-
-    state: State
-    outcome: str | None = None
-    commit: str | None = None
-    report: dict[str, Any] | None = None
-    error: str | None = None
-    waiting_for: str | None = None
-    branch: str | None = None  # the course branch it delivered
-
-
-Perform = Callable[[Job, Context], Result]
 
 
 # -- one delivery --------------------------------------------------------------------------------
@@ -209,7 +138,8 @@ def from_report(
 
 
 def deliver(job: Job, context: Context) -> Result:
-    """Run the delivery in the student's home, as the student: a sync, or a reset."""
+    """Run the delivery: in the student's home, as the student (a sync, or a reset), or
+    through their running server, as the process's ways allow (app/delivery/ways.py)."""
     if not job.enrolled:
         return Result(State.FAILED, error=NOT_ENROLLED)
     if job.admin:
@@ -217,16 +147,43 @@ def deliver(job: Job, context: Context) -> Result:
     refused = service.unsupported(job.target)
     if refused:
         return Result(State.FAILED, error=refused)
-    home = homes.open_home(job.username, context.home_template)
-    if isinstance(home, homes.NoHome):
-        if not home.waiting:
+    waiting_for = servers.WAITING_FOR_SERVER
+    if context.ways.homes:
+        home = homes.open_home(job.username, context.home_template)
+        if isinstance(home, homes.Home):
+            if job.kind == RESET:
+                return reset_files(job, context, home)
+            return sync_folder(job, context, home)
+        if not home.waiting:  # a home refused (a link, another owner) is never gone around
             return Result(State.FAILED, error=home.message)
-        if job.kind == RESET:  # an instructor's request now, not one to keep for later
+        if job.kind == RESET and not context.ways.servers:
             return Result(State.FAILED, error=NOTHING_TO_RESET)
-        return Result(State.WAITING, waiting_for=home.message)
-    if job.kind == RESET:
-        return reset_files(job, context, home)
-    return sync_folder(job, context, home)
+        waiting_for = home.message
+    if not context.ways.servers:
+        return Result(State.WAITING, waiting_for=waiting_for)
+    return through_server(job, context, waiting_for)
+
+
+def through_server(job: Job, context: Context, waiting_for: str) -> Result:
+    """Deliver through the student's running server (nbgitpuller), with the course's commit
+    of the service's mirror recorded; `waiting_for` is said while the server is stopped."""
+
+    def mirror_of() -> service.Mirror | Result:
+        mirror = MIRRORS.get(job)
+        if isinstance(mirror, GitSyncError):
+            return Result(State.FAILED, "failed", error=mirror.message, way=SERVER)
+        # What the course has now (a newer distribution may have moved the mirror since).
+        return replace(mirror, commit=mirror_commit(mirror.path, mirror.branch))
+
+    size = int(current_app.config["HUBCLASS_SERVER_CONCURRENCY"])
+    result = servers.deliver(job, context, mirror_of, pool_size=size)
+    if context.ways.homes and (
+        result.state == State.WAITING or result.report_code == "no_hub_account"
+    ):
+        # Neither the home nor a running server yet: the home's words (it may appear, and
+        # the account with it, as the roster is applied).
+        return Result(State.WAITING, waiting_for=waiting_for)
+    return result
 
 
 def sync_folder(job: Job, context: Context, home: homes.Home) -> Result:
@@ -241,7 +198,7 @@ def sync_folder(job: Job, context: Context, home: homes.Home) -> Result:
     commit = mirror_commit(mirror.path, mirror.branch)
     folder = home.path / job.target
     report = sync(job.url, folder, policy=job.policy, **_engine_options(job, context, home, mirror))
-    return from_report(report, commit, mirror.branch)
+    return replace(from_report(report, commit, mirror.branch), way=HOME)
 
 
 def _engine_options(
@@ -285,7 +242,7 @@ def reset_files(job: Job, context: Context, home: homes.Home) -> Result:
         paths=list(job.paths),
         **_engine_options(job, context, home, mirror),
     )
-    return from_report(report, pinned, mirror.branch, RESET)
+    return replace(from_report(report, pinned, mirror.branch, RESET), way=HOME)
 
 
 # -- the rows ------------------------------------------------------------------------------------
@@ -318,6 +275,8 @@ def record(claim: Claim, delivery_id: int, result: Result, started: datetime | N
         )
         if result.branch is not None:  # a reset's pinned branch stays when it failed
             values["branch"] = result.branch
+        if result.way is not None:
+            values["way"] = result.way
     with db.engine.begin() as connection:
         written = connection.execute(
             update(DELIVERIES).where(_held(claim, delivery_id)).values(**values)
@@ -500,8 +459,11 @@ def handle_batch(holder: str, perform: Perform = deliver) -> int:
     """Run deliveries HUBCLASS_DELIVERY_CONCURRENCY at a time, claiming another whenever one
     ends, until the queue is empty or BATCH_SECONDS have passed; return how many ran."""
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-    size = int(app.config["HUBCLASS_DELIVERY_CONCURRENCY"])
     context = Context.of(app.config)
+    # Deliveries into homes work this machine; through servers they mostly wait on them.
+    busy_here = context.ways.homes or not context.ways.servers
+    setting = "HUBCLASS_DELIVERY_CONCURRENCY" if busy_here else "HUBCLASS_SERVER_CONCURRENCY"
+    size = int(app.config[setting])
     held = Workspaces()
     # Each claim with how many of its jobs still run: the heartbeat renews only those.
     claims: dict[str, tuple[Claim, int]] = {}

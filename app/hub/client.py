@@ -6,6 +6,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -47,6 +48,16 @@ def _hub_message(response: requests.Response) -> str:
         return str(response.json().get("message") or response.reason)
     except ValueError:
         return response.reason or f"HTTP {response.status_code}"
+
+
+@dataclass(frozen=True)
+class MintedToken:
+    """A token the service made for another account: its id (to revoke it), the secret, and
+    its owner. The secret is never logged (repr leaves it out)."""
+
+    id: str
+    token: str = field(repr=False)
+    owner: str
 
 
 class HubClient:
@@ -341,6 +352,37 @@ class HubClient:
                 idempotent=True,
                 json={"users": users[start : start + GROUP_CHUNK]},
             )
+
+    # -- tokens ------------------------------------------------------------------------------------
+
+    def create_token(
+        self, owner: str, scopes: list[str], *, expires_in: int, note: str
+    ) -> MintedToken:
+        """Make a token owned by the user `owner` with only `scopes`, expiring after
+        `expires_in` seconds (the service needs `tokens!user=<owner>`, and the scopes must be
+        the owner's). Not retried: a retry after a lost answer would leave a second token."""
+        response = self.request(
+            "POST",
+            f"/users/{quote(owner, safe='')}/tokens",
+            idempotent=False,
+            ok=(200, 201),
+            json={"scopes": scopes, "expires_in": expires_in, "note": note},
+        )
+        body = response.json()
+        return MintedToken(id=str(body["id"]), token=str(body["token"]), owner=owner)
+
+    def revoke_token(self, token: MintedToken) -> None:
+        """Revoke a token made by create_token; one already gone (expired) is fine."""
+        try:
+            self.request(
+                "DELETE",
+                f"/users/{quote(token.owner, safe='')}/tokens/{quote(token.id, safe='')}",
+                idempotent=True,
+                ok=(200, 204),
+            )
+        except HubError as e:
+            if e.code != "not_found":
+                raise
 
     # -- servers -----------------------------------------------------------------------------------
 

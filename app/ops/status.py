@@ -3,7 +3,7 @@ database, which settings. Read-only."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 
 from app.activity import latest_poll
 from app.config import PUBLIC_SETTINGS, REQUIRED_SCOPES
+from app.delivery.ways import HOME, SERVER, described
 from app.extensions import db
 from app.hub import HubError, hub_client
 from app.jobs import registry
@@ -31,12 +32,19 @@ class Status:
     last_poll: str | None = None
     # Background work this process leaves to other processes, by name, with why.
     elsewhere: dict[str, str] = field(default_factory=dict)
+    # The ways of delivery, each with whether this process uses it and why.
+    deliveries: list[dict] = field(default_factory=list)
+    # The way HUBCLASS_DELIVERY asks for could not be used, and why (the admin should act).
+    delivery_problem: str | None = None
     settings: dict = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return (
-            self.hub_error is None and not self.missing_scopes and self.db_revision == self.db_head
+            self.hub_error is None
+            and not self.missing_scopes
+            and self.db_revision == self.db_head
+            and self.delivery_problem is None
         )
 
     def to_json(self) -> dict:
@@ -50,6 +58,18 @@ def _migration_state() -> tuple[str | None, str | None]:
     with db.engine.connect() as connection:
         current = MigrationContext.configure(connection).get_current_revision()
     return current, head
+
+
+def _deliveries(status: Status) -> None:
+    ways = described(current_app.config)
+    status.deliveries = [asdict(way) for way in ways]
+    by_name = {way.name: way for way in ways}
+    # Asked for through servers (HUBCLASS_DELIVERY=server, or auto in a process that cannot
+    # write homes) and not usable: every delivery this process takes would wait or fail.
+    chosen = current_app.config.get("HUBCLASS_DELIVERY") or "auto"
+    server = by_name[SERVER]
+    if chosen != "home" and not by_name[HOME].used and not server.used:
+        status.delivery_problem = server.why
 
 
 def collect() -> Status:
@@ -69,5 +89,7 @@ def collect() -> Status:
     polled = latest_poll()
     status.last_poll = iso_z(polled, "seconds") if polled else None
     status.elsewhere = dict(registry(current_app).elsewhere)
+    if status.hub_error is None:
+        _deliveries(status)
     status.settings = {key: current_app.config.get(key) for key in PUBLIC_SETTINGS}
     return status

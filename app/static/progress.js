@@ -28,6 +28,18 @@
     cell.appendChild(time);
   }
 
+  function setWay(cell, words) {
+    cell.textContent = "";
+    if (words) {
+      cell.textContent = words;
+      return;
+    }
+    var none = document.createElement("span");
+    none.className = "muted";
+    none.textContent = "\u2014";
+    cell.appendChild(none);
+  }
+
   function setCommit(cell, commit) {
     cell.textContent = "";
     var shown = document.createElement(commit ? "code" : "span");
@@ -69,6 +81,7 @@
         if (!row) return;
         row.setAttribute("data-state", d.state);
         row.querySelector('[data-cell="said"]').textContent = d.said;
+        setWay(row.querySelector('[data-cell="way"]'), d.way_said);
         setCommit(row.querySelector('[data-cell="commit"]'), d.commit);
         setTime(row.querySelector('[data-cell="time"]'), d.finished_at || d.started_at);
         var keep = show === "all" || d.state === show;

@@ -46,6 +46,8 @@ def test_distribute_on_the_command_line_waits_for_its_deliveries_and_prints_one_
     counts = [summary[key] for key in ("total", "done", "failed", "waiting")]
     assert counts == [3, 2, 0, 1]
     assert set(summary["deliveries"][0]) >= {"username", "state", "outcome", "commit", "error"}
+    ways = {d["username"]: d["way"] for d in summary["deliveries"]}
+    assert ways == {ann.name: "home", ben.name: "home", cat.name: None}  # cat's has not run
     by_name = {d["username"]: d for d in summary["deliveries"]}
     assert by_name[cat.name]["state"] == "waiting"
     assert by_name[cat.name]["waiting_for"] == "waiting for first login"

@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from app.delivery import distribute
 from app.delivery.models import Delivery
-from app.delivery.worker import NEEDS_ROOT
+from app.delivery.ways import NEEDS_ROOT
 from app.extensions import db
 from app.jobs.models import Lease
 from demo.launch import free_port, python_for_everyone
@@ -110,6 +110,8 @@ def test_an_unprivileged_web_leaves_deliveries_queued_for_the_root_worker_sharin
         "PATH": os.environ["PATH"],
         **real_hub_env(hub, data),
         "HUBCLASS_SERVICE_USER": svc.name,
+        # As docs/deploy.md says for this shape: the web must not deliver through servers.
+        "HUBCLASS_DELIVERY": "home",
         "HUBCLASS_HOME_TEMPLATE": f"{homes}/{{username}}",
         "HUBCLASS_ALLOWED_REPO_URLS": "file://",
         "HUBCLASS_POLL_SECONDS": "0.2",

@@ -158,7 +158,7 @@ def _codes_raised(folder: Path) -> set[str]:
             strings = [a for a in args if isinstance(a, str)]
             if name == "problem" and len(strings) >= 2:
                 found.add(strings[1])
-            elif name in ("GitSyncError", "Unsafe", "_failed") and strings:
+            elif name in ("GitSyncError", "Unsafe", "_failed", "_attention") and strings:
                 found.add(strings[0])
             elif name == "__init__" and path.name == "runner.py" and strings:
                 found.add(strings[0])  # GitCommandFailed's codes
