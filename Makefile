@@ -36,6 +36,7 @@ bench: $(BIN)/.installed system-deps
 	$(BIN)/python bench/dashboard.py
 	$(BIN)/python bench/sync.py
 	$(BIN)/python bench/distribute.py
+	$(BIN)/python bench/distribute_servers.py
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

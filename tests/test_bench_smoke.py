@@ -23,6 +23,7 @@ RUNS = [
         "distribute.py",
         ["--students", "3", "--course-students", "2", "--weeks", "1", "--skip-naive"],
     ),
+    ("distribute_servers.py", ["--servers", "2", "--rounds", "1", "--weeks", "1"]),
 ]
 
 

@@ -43,9 +43,9 @@ def init_app(app: Flask) -> None:
 
     page.register(app, ASSIGNMENT_TEMPLATE, assignment_part)
     columns.register(app, "delivery", dashboard.columns)
-    if app.config.get("HUBCLASS_DELIVERY") != "home":
-        # Whichever process polls the Hub: deliveries through servers are not the students'.
-        not_theirs.register(app, sent_by_deliveries)
+    # Whichever process polls the Hub, whatever its own ways (another process may deliver
+    # through servers): deliveries through servers are not the students' activity.
+    not_theirs.register(app, sent_by_deliveries)
     work = jobs.registry(app)
     if not ways_of(app.config).any:
         # A process with no way to reach students (not root, home delivery only; or no

@@ -3,8 +3,9 @@ app/activity/not_theirs.py): the poller keeps their previous `last_activity`.
 
 A delivery through a student's server passes the Hub's proxy, and the Hub counts the proxy's
 activity as the user's; its time falls between the delivery's start and end. Deliveries still
-running count too, whatever their way (known once they end; their start is written then too):
-the Hub may read the proxy mid-delivery, and a running one started at most its timeout ago.
+running count too, whatever their way (known once they end; their start is written then too),
+unless HUBCLASS_DELIVERY is home here: the Hub may read the proxy mid-delivery, and a running
+one started at most its timeout ago.
 One query per poll in chunks of usernames, read by (username, finished_at).
 """
 
@@ -35,16 +36,18 @@ def sent_by_deliveries(changed: Mapping[str, datetime]) -> set[str]:
     found: set[str] = set()
     earliest = min(changed.values()) - SLACK
     now = utcnow()
+    # Running deliveries count only where this deployment may deliver through servers.
+    maybe_servers = current_app.config.get("HUBCLASS_DELIVERY") != "home"
     longest = timedelta(seconds=float(current_app.config["HUBCLASS_DELIVERY_TIMEOUT_SECONDS"]))
     names = list(changed)
+    through_servers = and_(Delivery.way == SERVER, Delivery.finished_at >= earliest)
+    if maybe_servers:
+        through_servers = or_(through_servers, Delivery.state == State.CLAIMED)
     for start in range(0, len(names), CHUNK):
         rows = db.session.execute(
             select(Delivery.username, Delivery.started_at, Delivery.finished_at).where(
                 Delivery.username.in_(names[start : start + CHUNK]),
-                or_(
-                    and_(Delivery.way == SERVER, Delivery.finished_at >= earliest),
-                    Delivery.state == State.CLAIMED,
-                ),
+                through_servers,
             )
         )
         for username, started_at, finished_at in rows:

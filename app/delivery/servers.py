@@ -34,10 +34,11 @@ from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
 import requests
+from flask import current_app
 from requests.adapters import HTTPAdapter
 
 from app.hub import HubError, hub_client
-from app.hub.client import MintedToken
+from app.hub.client import HubUser, MintedToken
 from app.text import printable
 
 from .job import SERVER, Context, Job, Result
@@ -54,6 +55,9 @@ CONNECT_SECONDS = 10.0
 BUSY_PAUSES = (1.0, 2.0, 4.0, 8.0, 15.0)
 BUSY_SECONDS = 120.0
 BUSY_SIGN = "Another git operation is currently running"
+# How old a listing of the Hub's running servers may be when a delivery reads it.
+READY_SECONDS = 5.0
+READY_EXTENSION = "hubclass.ready_servers"
 # Hub errors that say nothing of the request: the delivery waits for the next poll.
 HUB_TRANSIENT = frozenset({"unreachable", "timeout", "hub_error"})
 # A token lives this much longer than the delivery may take (revoked sooner, when it ends).
@@ -196,11 +200,38 @@ def deliver(
     return _result(stream, mirror)
 
 
+class ReadyServers:
+    """Whose servers run, as one listing of the Hub said within READY_SECONDS: a distribution
+    to a class asks the Hub once, not once per student. A student missing from it is looked up
+    alone (their server may have just started); one stopped since is caught by the proxy's
+    answer (424, 503, or the Hub's page), which makes the delivery wait."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._at = -READY_SECONDS
+        self._users: dict[str, HubUser] = {}
+
+    def get(self, username: str) -> HubUser | None:
+        with self._lock:  # one listing at a time; the others wait for it, then read it
+            if time.monotonic() - self._at >= READY_SECONDS:
+                try:
+                    self._users = {u.name: u for u in hub_client().list_users(state="ready")}
+                except HubError as exc:
+                    log.warning("The Hub's running servers could not be listed: %s", exc.message)
+                    self._users = {}
+                self._at = time.monotonic()
+            return self._users.get(username)
+
+
+def _ready_servers() -> ReadyServers:
+    return current_app.extensions.setdefault(READY_EXTENSION, ReadyServers())
+
+
 def _server_url(username: str, context: Context) -> tuple[str, str | None]:
     """nbgitpuller's endpoint in the student's server, and the Host to ask for (subdomain
     hubs); Refused when the student has no account or no running server."""
     try:
-        user = hub_client().get_user(username)
+        user = _ready_servers().get(username) or hub_client().get_user(username)
     except HubError as exc:
         why = printable(exc.message, 300)
         raise Refused(Result(State.WAITING, waiting_for=HUB_SILENT.format(why=why))) from exc

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from app.errors import HubclassError
 
@@ -26,6 +27,9 @@ CREATE_CHUNK = 250
 # Group membership is cheap for the Hub (~2 ms per user): a whole course in one call.
 GROUP_CHUNK = 1000
 RETRY_STATUSES = {429, 502, 503, 504}
+
+
+POOL_SIZE = 32  # connections kept to the Hub, per client
 
 
 class HubError(HubclassError):
@@ -81,6 +85,11 @@ class HubClient:
         self.sleep = sleep
         self.create_chunk = create_chunk
         self.session = requests.Session()
+        # Deliveries through servers call the Hub from up to HUBCLASS_SERVER_CONCURRENCY
+        # threads at once (16 by default): a connection each, kept for the next call.
+        adapter = HTTPAdapter(pool_maxsize=POOL_SIZE)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
         self.session.headers["Authorization"] = f"token {token}"
         self.session.headers["User-Agent"] = "hubclass"
         self.requests_sent = 0

@@ -210,6 +210,28 @@ def test_a_stopped_server_waits_then_receives_after_it_starts_with_no_click(
     assert (student.home / "hw1" / "README.md").read_text() == "# Homework 1\n"
 
 
+def test_a_server_stopped_since_the_hub_listed_it_running_makes_the_delivery_wait(
+    server_app, students, upstream, monkeypatch
+):
+    """Deliveries read whose servers run from one listing of the Hub (servers.ReadyServers);
+    a server stopped since is found by the proxy's answer, and the delivery waits."""
+    monkeypatch.setattr(servers, "READY_SECONDS", 600.0)  # the listing stays as it was
+    (student,) = students(1)
+    start_all([student])
+    hw1 = assignment_for(f"old{student.name[-7:]}", upstream, [student])
+    assert run(server_app, distribute(hw1, who=None).id)[student.name].state == "done"
+    student.stop()
+    eventually(lambda: not student.server(), "the server stopped")
+
+    again = distribute(hw1, who=None).id
+    db.session.commit()
+    with workers(server_app, 1):
+        eventually(lambda: states(again) == {"waiting": 1}, "it waits for the server")
+        assert deliveries(again)[student.name].waiting_for == servers.WAITING_FOR_SERVER
+        student.start()
+        eventually(lambda: states(again) == {"done": 1}, "it arrives once it runs", 120)
+
+
 def test_the_token_a_server_sees_reaches_only_that_server_and_dies_with_the_delivery(
     server_app, students, upstream, hub
 ):
