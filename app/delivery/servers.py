@@ -371,9 +371,12 @@ def _ask(
 def _read(response: requests.Response, job: Job, deadline: float, context: Context) -> Stream:
     status = response.status_code
     if status in (424, 503):
-        raise Refused(Result(State.WAITING, waiting_for=WAITING_FOR_SERVER))
+        # The Hub's answer for a stopped server (older Hubs 503), but a running server may
+        # answer it too (the student's own): asked again at every poll, it would never end.
+        running = BAD_ANSWER.format(what=f"HTTP {status} while the Hub says it runs")
+        raise Refused(_unless_stopped(job, _failed("server_bad_answer", running)))
     if status == 404:
-        raise Refused(_not_found(job))
+        raise Refused(_unless_stopped(job, _failed("no_nbgitpuller", NO_NBGITPULLER)))
     if status in (401, 403):
         raise Refused(_failed("server_refused_token", SERVER_REFUSED.format(status=status)))
     if status != 200:
@@ -456,8 +459,9 @@ def _event(stream: Stream, line: bytes) -> None:
         stream.error_code = printable(code, 60) if isinstance(code, str) else None
 
 
-def _not_found(job: Job) -> Result:
-    """404 from the server: no nbgitpuller there, unless the server went away meanwhile."""
+def _unless_stopped(job: Job, otherwise: Result) -> Result:
+    """What an answer that may mean "no server" means: waiting if the Hub says the server is
+    not running (it went away meanwhile), else `otherwise`."""
     try:
         user = hub_client().get_user(job.username)
     except HubError as exc:
@@ -466,7 +470,7 @@ def _not_found(job: Job) -> Result:
         return _failed("no_hub_account", NO_ACCOUNT)
     if not user.server_ready:
         return Result(State.WAITING, waiting_for=WAITING_FOR_SERVER)
-    return _failed("no_nbgitpuller", NO_NBGITPULLER)
+    return otherwise
 
 
 def _result(stream: Stream, mirror: Mirror) -> Result:
