@@ -23,6 +23,7 @@ only nbgitpuller's own fields are kept.
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import logging
 import re
@@ -68,6 +69,8 @@ MAX_ANSWER_BYTES = 32 << 20
 OTHER_ANSWER_BYTES = 64 << 10  # an answer that is not an event stream (see _read)
 OUTPUT_LINES_KEPT = 20
 OUTPUT_LINE_CHARS = 300
+# What one read takes of the answer: the caps above are checked between reads.
+READ_BYTES = 64 << 10
 MAX_REDIRECTS = 3
 # nbgitpuller's own words for a file of the student's it renamed out of the course's way.
 RENAMED = re.compile(r"^Renamed (.+) to (.+) to avoid conflict with upstream$")
@@ -162,6 +165,9 @@ def _session(size: int) -> requests.Session:
             session = requests.Session()
             # No proxies or .netrc from the environment: this session carries tokens.
             session.trust_env = False
+            # No cookies either: one is shared by all the students' servers (one origin), so
+            # one server's Set-Cookie would reach every other server after it.
+            session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
             adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(size, 4))
             session.mount("http://", adapter)
             session.mount("https://", adapter)
@@ -349,7 +355,12 @@ def _ask(
     deadline: float,
     pool_size: int,
 ) -> Stream:
-    headers = {"Authorization": f"token {token.token}", "Accept": "text/event-stream"}
+    headers = {
+        "Authorization": f"token {token.token}",
+        "Accept": "text/event-stream",
+        # Never compressed: a small compressed answer inflates past any cap (see _read).
+        "Accept-Encoding": "identity",
+    }
     if host:
         headers["Host"] = host
     session = _session(pool_size)
@@ -391,13 +402,19 @@ def _ask(
 def _read(response: requests.Response, job: Job, deadline: float, context: Context) -> Stream:
     status = response.status_code
     if status in (424, 503):
-        raise Refused(Result(State.WAITING, waiting_for=WAITING_FOR_SERVER))
+        # The Hub's answer for a stopped server (older Hubs 503), but a running server may
+        # answer it too (the student's own): asked again at every poll, it would never end.
+        running = BAD_ANSWER.format(what=f"HTTP {status} while the Hub says it runs")
+        raise Refused(_unless_stopped(job, _failed("server_bad_answer", running)))
     if status == 404:
-        raise Refused(_not_found(job))
+        raise Refused(_unless_stopped(job, _failed("no_nbgitpuller", NO_NBGITPULLER)))
     if status in (401, 403):
         raise Refused(_failed("server_refused_token", SERVER_REFUSED.format(status=status)))
     if status != 200:
         raise Refused(_failed("server_bad_answer", BAD_ANSWER.format(what=f"HTTP {status}")))
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        raise Refused(_failed("server_bad_answer", BAD_ANSWER.format(what="a compressed answer")))
     kind = response.headers.get("Content-Type", "")
     # nbgitpuller says "busy" before it sets its content type (text/html then): a short
     # answer of another type is read too, and judged by what it says.
@@ -423,22 +440,30 @@ def _read(response: requests.Response, job: Job, deadline: float, context: Conte
 
 
 def _lines(response: requests.Response, deadline: float, cap: int):
-    """The answer's lines, as bytes, within the caps; TimeoutError past the deadline."""
-    buffer = b""
+    """The answer's lines, as bytes, within the caps; TimeoutError past the deadline. Linear
+    in the answer, however it is cut: a line sent a byte per chunk is searched once."""
+    buffer = bytearray()
     total = 0
-    for chunk in response.iter_content(chunk_size=None):
+    # A bounded size: `None` reads an answer without chunks to its end, and a chunk whole,
+    # before the caps are looked at.
+    for chunk in response.iter_content(chunk_size=READ_BYTES):
         total += len(chunk)
         if total > cap:
             raise ValueError(f"more than {cap >> 10} KiB")
+        begin, searched = 0, len(buffer)
         buffer += chunk
-        *lines, buffer = buffer.split(b"\n")
-        yield from lines
+        end = buffer.find(b"\n", searched)
+        while end != -1:
+            yield bytes(buffer[begin:end])
+            begin = end + 1
+            end = buffer.find(b"\n", begin)
+        del buffer[:begin]
         if len(buffer) > MAX_LINE_BYTES:
             raise ValueError("a line longer than 1 MiB")
         if time.monotonic() > deadline:
             raise TimeoutError
     if buffer:
-        yield buffer
+        yield bytes(buffer)
 
 
 def _event(stream: Stream, line: bytes) -> None:
@@ -465,8 +490,9 @@ def _event(stream: Stream, line: bytes) -> None:
         stream.error_code = printable(code, 60) if isinstance(code, str) else None
 
 
-def _not_found(job: Job) -> Result:
-    """404 from the server: no nbgitpuller there, unless the server went away meanwhile."""
+def _unless_stopped(job: Job, otherwise: Result) -> Result:
+    """What an answer that may mean "no server" means: waiting if the Hub says the server is
+    not running (it went away meanwhile), else `otherwise`."""
     try:
         user = hub_client().get_user(job.username)
     except HubError as exc:
@@ -475,7 +501,7 @@ def _not_found(job: Job) -> Result:
         return _failed("no_hub_account", NO_ACCOUNT)
     if not user.server_ready:
         return Result(State.WAITING, waiting_for=WAITING_FOR_SERVER)
-    return _failed("no_nbgitpuller", NO_NBGITPULLER)
+    return otherwise
 
 
 def _result(stream: Stream, mirror: Mirror) -> Result:

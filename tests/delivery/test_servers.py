@@ -422,3 +422,40 @@ def test_the_status_page_says_which_ways_of_delivery_work_and_why(server_app, hu
     assert "refused to make the delivery's token for nosuch-delivery" in server["why"]
     assert status["delivery_problem"] == server["why"] and status["ok"] is False
     assert "No way of delivery works in this process" in page and "nosuch-delivery" in page
+
+
+# A student's server that answers 503 to nbgitpuller's URL (what "stopped" looks like to the
+# proxy's callers), while the Hub says it runs.
+ANSWERS_503 = """
+from nbgitpuller.handlers import SyncHandler
+from tornado import web
+
+
+async def get(self):
+    raise web.HTTPError(503)
+
+
+SyncHandler.get = get
+"""
+
+
+def test_a_running_server_answering_503_fails_once_and_is_not_asked_again_every_poll(
+    server_app, students, upstream
+):
+    (student,) = students(1)
+    student.record_requests()
+    student.configure(
+        (student.home / ".jupyter" / "jupyter_server_config.py").read_text() + ANSWERS_503
+    )
+    start_all([student])
+    hw1 = assignment_for(f"503{student.name[-7:]}", upstream, [student])
+    distribution = distribute(hw1, who=None).id
+    db.session.commit()
+    with workers(server_app, 1):
+        eventually(lambda: student.recorded(), "the server is asked", 60)
+        time.sleep(3)  # fifteen polls of HUBCLASS_POLL_SECONDS=0.2
+        done = deliveries(distribution)[student.name]
+    asked = len(student.recorded())
+    assert done.state == "failed" and done.way == "server", (done.state, done.waiting_for, asked)
+    assert "HTTP 503" in done.error
+    assert asked == 1
