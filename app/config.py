@@ -330,7 +330,13 @@ def from_env(env: Mapping[str, str] | None = None) -> dict:
         "HUBCLASS_DELIVERY_CONCURRENCY": _positive(env, "HUBCLASS_DELIVERY_CONCURRENCY", int),
         "HUBCLASS_DELIVERY": delivery_way(read(env, "HUBCLASS_DELIVERY")),
         "HUBCLASS_DELIVERY_ACCOUNT": read(env, "HUBCLASS_DELIVERY_ACCOUNT"),
-        "HUBCLASS_PROXY_URL": proxy_url(read(env, "HUBCLASS_PROXY_URL"), public_hub_url),
+        # Only HUBCLASS_DELIVERY=server falls back to the public Hub URL: under `auto` a
+        # process that is not root (shape B's web) must not start delivering through servers
+        # because the Hub happens to have a public_url.
+        "HUBCLASS_PROXY_URL": proxy_url(
+            read(env, "HUBCLASS_PROXY_URL"),
+            public_hub_url if read(env, "HUBCLASS_DELIVERY") == "server" else "",
+        ),
         "HUBCLASS_SERVER_CONCURRENCY": _positive(env, "HUBCLASS_SERVER_CONCURRENCY", int),
         # Where the Hub's pages and servers live under the proxy (servers: <base>user/<name>/).
         "HUB_BASE_URL": base_url,

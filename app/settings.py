@@ -251,7 +251,8 @@ SETTINGS = (
         "HUBCLASS_PROXY_URL",
         "where Hubclass reaches students' servers: the Hub's proxy, e.g. `http://proxy-public` on "
         "Zero to JupyterHub",
-        default_words="the origin of `JUPYTERHUB_PUBLIC_HUB_URL`",
+        default_words="with `HUBCLASS_DELIVERY=server`, the origin of `JUPYTERHUB_PUBLIC_HUB_URL`; "
+        "else none (`auto` delivers through servers only when this is set)",
         shown=True,
     ),
     Setting(
