@@ -1,5 +1,6 @@
 """What the status page shows: is the Hub reachable, does the token have its scopes, which
-database, which settings. Read-only."""
+database, which ways of delivery work, which settings. Read-only, but for the check that the
+Hub makes delivery tokens (one made and revoked at once, at most once a minute)."""
 
 from __future__ import annotations
 
