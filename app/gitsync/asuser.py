@@ -277,6 +277,7 @@ def run_request(data: dict[str, Any]) -> SyncReport:
         dry_run=bool(data.get("dry_run")),
         deadline=deadline,
         depth=data.get("depth", 1),
+        course_copies=bool(data.get("course_copies")),
     )
     try:
         if data.get("operation") == "reset":

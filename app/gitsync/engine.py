@@ -34,6 +34,7 @@ from pathlib import Path
 from .clashes import not_applied
 from .errors import GitSyncError
 from .lock import index_lock_state, workspace_lock
+from .missed import Examined, examine
 from .refs import read_head, read_ref, remote_head, valid_branch
 from .report import SyncReport
 from .runner import TOO_LARGE_MESSAGE, Git, GitCommandFailed, GitResult, size_cap_hit
@@ -121,6 +122,8 @@ class Request:
     dry_run: bool
     deadline: float
     depth: int | None = 1  # commits of history a clone gets; None: all of it
+    # Leave the course's version beside a notebook whose course changes did not all arrive.
+    course_copies: bool = False
 
 
 @dataclass
@@ -602,10 +605,20 @@ class WorkspaceSync:
         # Only a file both sides changed can have lost a hunk: changed by the course, and still
         # differing from the course's version after the merge.
         both_changed = [path for path in kept if path in changes]
-        clashed: list[str] = []
+        examined = Examined()
         if both_changed and after != target:  # a merge commit: HEAD^1 is the student's side
             base = base or self.git.run("merge-base", "HEAD^1", target).text.strip()
-            clashed = not_applied(self.git, base, target, both_changed, "HEAD", self.dest)
+            examined = examine(
+                self.git, base, target, both_changed, self.dest,
+                course_copies=self.req.course_copies, now=self.now(),
+            )  # fmt: skip
+            if examined.written:
+                # The mended notebooks (or the student's own, back) belong to the merge commit.
+                self.git.run("add", "--", *examined.written)
+                self.git.run(
+                    *self.identity(), "commit", "--quiet", "--amend", "--no-edit", "--no-verify"
+                )
+                _, after = read_head(self.git_dir)
         return SyncReport(
             "updated" if changed else "unchanged",
             before,
@@ -614,7 +627,8 @@ class WorkspaceSync:
             kept=[path for path in kept if path not in restored],
             restored=sorted(restored),
             renamed=list(self.renamed),
-            not_applied=clashed,
+            not_applied=[entry["path"] for entry in examined.files if entry["changes"]],
+            missed=examined.files,
         )
 
     def bring_in_upstream(self, status: Status, remote: str, old_remote: str | None) -> None:

@@ -73,6 +73,9 @@ def _preload() -> None:
     """Import now whatever the children would import lazily: once a child is the student it may
     not be able to read the Python installation (a root-only pyenv, say)."""
     from . import asuser  # noqa: F401 -- the engine itself
+    from .notebooks import prepare
+
+    prepare()
 
     for codec in ("ascii", "latin-1", "utf-8", "unicode_escape"):
         codecs.lookup(codec)

@@ -25,6 +25,9 @@ class SyncReport:
     # Files where some of the course's change did not arrive: the student had edited the same
     # lines (or kept the file the course deleted), and the student's side won, as in nbgitpuller.
     not_applied: list[str] = field(default_factory=list)
+    # Per file both sides changed: what of the course's change did not arrive (per notebook cell,
+    # per line range) and what was done about it; see gitsync.missed.
+    missed: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:
@@ -56,6 +59,7 @@ class SyncReport:
             "renamed": [{"from": src, "to": dst} for src, dst in self.renamed],
             "error": error,
             "not_applied": list(self.not_applied),
+            "missed": list(self.missed),
         }
 
     @classmethod
@@ -73,4 +77,5 @@ class SyncReport:
             error_code=error.get("code"),
             error_message=error.get("message"),
             not_applied=list(data.get("not_applied", [])),
+            missed=list(data.get("missed", [])),
         )

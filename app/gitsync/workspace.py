@@ -108,6 +108,7 @@ def sync(
     owner: int | None = None,
     depth: int | None = 1,
     mirror_account: tuple[int, int] | None = None,
+    course_copies: bool = False,
 ) -> SyncReport:
     """Sync the workspace ``dest`` from ``url`` as the owner of ``dest``'s parent; never raises
     for a workspace problem: every outcome, refusals included, comes back as a report.
@@ -122,6 +123,8 @@ def sync(
     between) is refused, so the sync never runs as them.
     ``mirror_account``: the (uid, gid) that owns the mirror, when root syncs for a service
     account: the mirror is read and served as that account (see ``asuser``).
+    ``course_copies``: leave the course's version beside a notebook whose course changes did
+    not all arrive, as ``<name>.course.ipynb`` (see ``missed``).
     """
     policy = policy.replace("-", "_")
     try:
@@ -137,6 +140,7 @@ def sync(
     except GitSyncError as exc:
         return _failed(exc.code, exc.message)
     request["dry_run"] = dry_run
+    request["course_copies"] = course_copies
     return _run(request, "sync")
 
 

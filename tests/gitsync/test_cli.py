@@ -10,7 +10,8 @@ from flask import Flask
 from app.gitsync.cli import gitsync_command
 
 KEYS = ["outcome", "before", "after", "updated", "kept", "restored", "renamed", "error"]
-KEYS += ["not_applied"]  # added after the documented ones: readers of older reports keep working
+# Added after the documented ones: readers of older reports keep working.
+KEYS += ["not_applied", "missed"]
 
 
 @pytest.fixture
