@@ -18,7 +18,7 @@ from app.config import from_env
 from app.extensions import db
 from app.gitsync import stop_fork_server
 from demo.launch import RunningHub, start_hub
-from tests.hubusers import ensure_users
+from tests.hubusers import ensure_users, remove_users
 
 # Access is re-checked against the Hub this often in the test Hub (60 s in production), so a test
 # can watch an instructor lose access without waiting a minute.
@@ -48,6 +48,16 @@ def hub(tmp_path_factory) -> RunningHub:
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture
+def hub_users_made(hub) -> Iterator[list[str]]:
+    """Names a test makes Hub users of by the hundred: deleted after it. The session Hub is
+    shared, and every Hub user costs each later activity poll and roster preview (they list
+    all users): hundreds left behind slowed the rest of the suite several times over."""
+    made: list[str] = []
+    yield made
+    remove_users(hub, made)
 
 
 def hub_env(api_url: str = "http://127.0.0.1:9/hub/api", **overrides: str) -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urljoin
 
 import requests
@@ -21,6 +22,18 @@ def ensure_users(hub: RunningHub, names: list[str], groups: list[str] = ()) -> N
         assert r.status_code in (201, 409), r.text
         r = admin.post(f"{hub.api_url}/groups/{group}/users", json={"users": names})
         assert r.status_code == 200, r.text
+
+
+def remove_users(hub: RunningHub, names: list[str]) -> None:
+    """Delete users from the Hub (those already gone are fine), several at a time."""
+    admin = hub.admin()
+
+    def remove(name: str) -> None:
+        r = admin.delete(f"{hub.api_url}/users/{name}")
+        assert r.status_code in (204, 404), r.text
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(remove, names))
 
 
 def remove_from_group(hub: RunningHub, group: str, names: list[str]) -> None:

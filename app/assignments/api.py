@@ -1,9 +1,9 @@
 """A course's assignments in the JSON API: list, add, read and change (PATCH) one.
 
 The JSON fields are the form's names: slug, title, repo_url, branch, subpath, target, depth
-(a number of commits or "full"), policy. A missing or null field is not given: it keeps its
-value (PATCH) or its default (POST); "" clears branch and subpath and resets target to the
-repository's name.
+(a number of commits or "full"), policy, course_copy (true or false). A missing or null field
+is not given: it keeps its value (PATCH) or its default (POST); "" clears branch and subpath and
+resets target to the repository's name.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ def _settings(body: dict[str, Any]) -> dict[str, Any]:
     for name in service.FIELDS:
         if body.get(name) is None:
             continue
-        given[name] = body[name] if name == "depth" else inputs.text_field(body, name)
+        raw = name in ("depth", "course_copy")  # a number or "full"; a boolean
+        given[name] = body[name] if raw else inputs.text_field(body, name)
     return given
 
 

@@ -39,6 +39,13 @@ def _setting_options(command):
             help="A folder that cannot be merged safely: leave it (needs_attention, the "
             "default) or move it aside and clone afresh (backup).",
         ),
+        click.option(
+            "--course-copy/--no-course-copy",
+            "course_copy",
+            default=None,
+            help="Leave the course's version beside a notebook whose course changes did not "
+            "all arrive, as <name>.course.ipynb (off by default).",
+        ),
         click.option("--json", "as_json", is_flag=True, help="Print the assignment as JSON."),
     ]
     for option in reversed(options):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wtforms import SelectChoice, SelectField, StringField
+from wtforms import BooleanField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 from app.web.forms import PageForm
@@ -55,6 +55,11 @@ class AssignmentForm(PageForm):
         ],
         default=rules.DEFAULT_POLICY,
     )
+    course_copy = BooleanField(
+        "Leave the course's version beside a notebook whose changes did not all arrive",
+        description="As <name>.course.ipynb, never over a file of the student's, so they can "
+        "compare (home delivery only: nbgitpuller in students' servers does not do it).",
+    )
 
     def settings(self) -> dict[str, Any]:
         """The settings as typed, by their names in the service."""
@@ -72,6 +77,7 @@ class AssignmentForm(PageForm):
                 "target": assignment.target,
                 "depth": str(rules.depth_json(assignment.depth)),
                 "policy": assignment.unsafe_policy,
+                "course_copy": assignment.course_copy,
             }
         )
 

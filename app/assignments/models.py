@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.courses.models import Course
@@ -32,6 +32,9 @@ class Assignment(Model):
     # What a delivery does with a folder in an unsafe state (a merge under way, a detached
     # HEAD...): "needs_attention" leaves it alone, "backup" moves it aside and clones fresh.
     unsafe_policy: Mapped[str] = mapped_column(String(20), default="needs_attention")
+    # Leave the course's version beside a notebook whose course changes did not all arrive
+    # (<name>.course.ipynb), so the student can compare; off by default.
+    course_copy: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(255))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

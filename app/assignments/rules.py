@@ -219,6 +219,15 @@ def parse_depth(value: object) -> int | None:
     )
 
 
+def check_switch(name: str, value: object) -> bool:
+    """A yes/no setting: true or false itself (a form's box, a flag, a JSON boolean)."""
+    if isinstance(value, bool):
+        return value
+    raise AssignmentError(
+        f"invalid_{name}", f"{name} must be true or false, not {repr(value)[:40]}."
+    )
+
+
 def depth_json(depth: int | None) -> int | str:
     """The depth as the form, the command line and the API spell it: a number or 'full'."""
     return FULL_DEPTH if depth is None else depth

@@ -31,6 +31,7 @@ FIELDS = {
     "target": "target",
     "depth": "depth",
     "policy": "unsafe_policy",
+    "course_copy": "course_copy",
 }
 
 
@@ -76,6 +77,8 @@ def _checked(given: dict[str, Any], *, slug: str, current: Assignment | None) ->
         values["depth"] = rules.parse_depth(given.get("depth"))
     if "policy" in given or current is None:
         values["unsafe_policy"] = rules.check_policy(given.get("policy"))
+    if "course_copy" in given or current is None:
+        values["course_copy"] = rules.check_switch("course_copy", given.get("course_copy", False))
     return values
 
 
@@ -216,6 +219,7 @@ def to_json(assignment: Assignment) -> dict[str, Any]:
         "target": assignment.target,
         "depth": rules.depth_json(assignment.depth),
         "policy": assignment.unsafe_policy,
+        "course_copy": assignment.course_copy,
         "created_at": assignment.created_at.isoformat() + "Z",
         "created_by": assignment.created_by,
         "updated_at": assignment.updated_at.isoformat() + "Z",

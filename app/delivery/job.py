@@ -42,6 +42,8 @@ class Job:
     given_branch: str | None = None  # a reset's: the branch that commit was delivered on
     # An active student of the assignment's course when the delivery was claimed.
     enrolled: bool = True
+    # Leave the course's version beside a notebook whose course changes did not all arrive.
+    course_copy: bool = False
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,10 @@ class Delivery(Model):
     # in their running server); None until it did (and in deliveries made before it was kept).
     way: Mapped[str | None] = mapped_column(String(10))
     report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # How many of the student's files kept some of the course's change out (the report's
+    # "missed" entries that name a change): the distribution page lists those without reading
+    # every report. None before it was counted.
+    not_arrived: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]

@@ -16,7 +16,7 @@ from app.courses.models import Course
 from app.extensions import db
 from app.roster.models import Enrollment
 
-from . import forms, service, words
+from . import forms, not_arrived, service, words
 from .models import RESET, Delivery, Distribution
 from .states import State, shown
 
@@ -135,6 +135,7 @@ def page_progress(distribution: Distribution, show: str | None) -> dict[str, Any
         "again_words": again_words(distribution),
         # A reset went to one student's chosen files: sending "again" is the reset form's job.
         "buttons": distribution.scope != RESET,
+        "not_arrived": not_arrived.across(distribution),
     }
 
 

@@ -20,7 +20,7 @@ from app.auth import current_instructor
 from app.extensions import db
 from app.text import printable
 
-from . import progress, reset_views, service, words
+from . import not_arrived, progress, reset_views, service, words
 from .forms import DistributeForm
 from .service import DeliveryError
 
@@ -117,6 +117,7 @@ def student_context(assignment: Assignment, username: str) -> dict[str, Any]:
         "username": username,
         "newest": newest,
         "report": (newest.report if newest else None) or {},
+        "not_arrived": not_arrived.files(newest.report if newest else None),
         "history": history,
         "said": service.said,
         "way_said": words.way,

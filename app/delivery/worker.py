@@ -37,7 +37,7 @@ from app.jobs.claim import Claim, Queue
 from app.roster.models import Enrollment
 from app.timeutil import utcnow
 
-from . import homes, servers, service
+from . import homes, not_arrived, servers, service
 from .job import HOME, SERVER, Context, Job, Perform, Result
 from .models import RESET, SYNC, Delivery
 from .states import ENDED, State
@@ -197,7 +197,13 @@ def sync_folder(job: Job, context: Context, home: homes.Home) -> Result:
     # an object id from it.)
     commit = mirror_commit(mirror.path, mirror.branch)
     folder = home.path / job.target
-    report = sync(job.url, folder, policy=job.policy, **_engine_options(job, context, home, mirror))
+    report = sync(
+        job.url,
+        folder,
+        policy=job.policy,
+        course_copies=job.course_copy,
+        **_engine_options(job, context, home, mirror),
+    )
     return replace(from_report(report, commit, mirror.branch), way=HOME)
 
 
@@ -268,6 +274,7 @@ def record(claim: Claim, delivery_id: int, result: Result, started: datetime | N
             outcome=result.outcome,
             commit=result.commit,
             report=result.report,
+            not_arrived=not_arrived.count(result.report),
             error=result.error,
             waiting_for=None,
             started_at=started,
@@ -311,6 +318,7 @@ JOB_COLUMNS = (
         Enrollment.active.is_(True),
     )
     .label("enrolled"),
+    Assignment.course_copy,
 )
 
 
@@ -329,6 +337,7 @@ def _load(claim: Claim) -> list[tuple[Job, int]]:
         attempts = fields.pop("attempts")
         fields["admin"] = bool(fields["admin"])  # SQLite's coalesce may answer 0 or 1
         fields["enrolled"] = bool(fields["enrolled"])
+        fields["course_copy"] = bool(fields["course_copy"])
         fields["paths"] = tuple(fields["paths"] or ())
         loaded.append((Job(**fields), attempts))
     return loaded

@@ -26,6 +26,9 @@ from .hunks import lines_of, missing_hunks
 from .runner import Git
 
 NOTEBOOK_SUFFIX = ".ipynb"
+# The report is stored and shown for every student: a file with thousands of clashing cells is
+# named with its first changes and a count of the rest.
+MAX_CHANGES_PER_FILE = 50
 COURSE_COPY_SUFFIX = ".course.ipynb"
 
 
@@ -64,6 +67,11 @@ def examine(
         else:
             entry = _text(path, before, course, merged)
         if entry is not None:
+            changes = entry["changes"]
+            if len(changes) > MAX_CHANGES_PER_FILE:
+                more = len(changes) - MAX_CHANGES_PER_FILE
+                kept = changes[:MAX_CHANGES_PER_FILE]
+                entry["changes"] = [*kept, {"what": "more", "count": more}]
             examined.files.append(entry)
     return examined
 

@@ -234,9 +234,9 @@ def _add_course_cells(cells: list[Cell], base: Notebook, course: Notebook) -> No
 
 def not_arrived(base: Notebook, course: Notebook, final: Notebook) -> list[dict[str, Any]]:
     """What of the course's change ``base -> course`` is not in ``final``, as report items:
-    ``{"what": "cell_edited" | "cell_deleted" | "cell_added" | "cell_kept" | "cell_metadata" |
-    "metadata" | "order", "cell": n (1-based, in the course's notebook; for "cell_kept" in the
-    student's), "id", "before", "after" (quoted lines), "keys"}``."""
+    ``{"what": "cell_edited" | "cell_type" | "cell_deleted" | "cell_added" | "cell_kept" |
+    "cell_metadata" | "metadata" | "order", "cell": n (1-based, in the course's notebook; for
+    "cell_kept" in the student's), "id", "before", "after" (quoted lines), "keys"}``."""
     b_cells, c_cells, f_cells = base["cells"], course["cells"], final["cells"]
     to_course = _match(b_cells, c_cells)
     to_final = _match(b_cells, f_cells)
@@ -294,7 +294,7 @@ def _item(what: str, number: int, cell: Cell, **extra: Any) -> dict[str, Any]:
 def _cell_change(number: int, base: Cell, course: Cell, final: Cell) -> dict[str, Any] | None:
     if final.get("cell_type") != course.get("cell_type") != base.get("cell_type"):
         return _item(
-            "cell_edited",
+            "cell_type",
             number,
             course,
             before=base.get("cell_type"),

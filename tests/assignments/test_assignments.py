@@ -53,7 +53,7 @@ def stored(course: str) -> list[dict]:
     return [
         {"slug": a.slug, "title": a.title, "repo_url": a.repo_url, "branch": a.branch,
          "subpath": a.subpath, "target": a.target, "depth": a.depth, "policy": a.unsafe_policy,
-         "created_by": a.created_by}
+         "course_copy": a.course_copy, "created_by": a.created_by}
         for a in rows
     ]  # fmt: skip
 
@@ -107,7 +107,7 @@ class Page:
 
     def add(self, course: str, name: str, **settings) -> str:
         data = {"slug": name, "policy": "needs_attention", **settings}
-        self.last = self.post(course, "", {k: str(v) for k, v in data.items()})
+        self.last = self.post(course, "", form_data(data))
         return alert(self.last.text)
 
     def change(self, course: str, name: str, **settings) -> str:
@@ -116,11 +116,16 @@ class Page:
             self.hub.service_url + f"api/v1/courses/{course}/assignments/{name}"
         ).json()
         data = {field: now[field] or "" for field in FORM_FIELDS} | settings
-        self.last = self.post(course, name, {k: str(v) for k, v in data.items()})
+        self.last = self.post(course, name, form_data(data))
         return alert(self.last.text)
 
 
-FORM_FIELDS = ("title", "repo_url", "branch", "subpath", "target", "depth", "policy")
+FORM_FIELDS = ("title", "repo_url", "branch", "subpath", "target", "depth", "policy", "course_copy")
+
+
+def form_data(settings: dict) -> dict[str, str]:
+    """As a browser posts the form: a ticked box sends "y", an unticked one nothing."""
+    return {k: "y" if v is True else str(v) for k, v in settings.items() if v is not False}
 
 
 class Api:
@@ -176,6 +181,9 @@ class Cli:
     def _run(self, command: str, course: str, slug: str, settings: dict) -> str:
         args = ["assignment", command, course, slug]
         for name, value in settings.items():
+            if isinstance(value, bool):  # a switch: --course-copy / --no-course-copy
+                args.append(("--" if value else "--no-") + name.replace("_", "-"))
+                continue
             args += [CLI_OPTIONS.get(name, f"--{name}"), str(value)]
         self.last = cli(self.hub, *args)
         assert self.last.returncode in (0, 1), self.last.stderr
@@ -219,6 +227,7 @@ def test_an_assignment_is_added_with_every_setting_and_recorded_with_who_added_i
         "target": "week-one",
         "depth": "full",
         "policy": "backup",
+        "course_copy": True,
     }
 
     assert entry.add(course, "week1", **settings) == ""
@@ -226,7 +235,7 @@ def test_an_assignment_is_added_with_every_setting_and_recorded_with_who_added_i
     assert stored(course) == [
         {"slug": "week1", "title": "Week 1: basics", "repo_url": REPO, "branch": "release/fall",
          "subpath": "labs/lab1", "target": "week-one", "depth": None, "policy": "backup",
-         "created_by": None if entry.name == "cli" else "instructor"},
+         "course_copy": True, "created_by": None if entry.name == "cli" else "instructor"},
     ]  # fmt: skip
     assert assignment_events(course) == [
         (entry.actor, "assignment.add", "week1", {"settings": {**settings, "depth": "full"}}),
@@ -239,7 +248,8 @@ def test_an_assignment_given_only_a_repository_gets_the_defaults(entry, course):
     assert stored(course) == [
         {"slug": "notes", "title": "notes", "repo_url": "file:///srv/course-repos/lecture-notes.git/",
          "branch": None, "subpath": None, "target": "lecture-notes", "depth": 1,
-         "policy": "needs_attention", "created_by": None if entry.name == "cli" else "instructor"},
+         "policy": "needs_attention", "course_copy": False,
+         "created_by": None if entry.name == "cli" else "instructor"},
     ]  # fmt: skip
 
 
@@ -326,7 +336,7 @@ def test_changing_an_assignment_records_what_changed_from_what_to_what(entry, co
     assert stored(course)[0] | {"created_by": None} == {
         "slug": "week1", "title": "Week one", "repo_url": REPO, "branch": "main",
         "subpath": None, "target": "week1", "depth": None, "policy": "needs_attention",
-        "created_by": None,
+        "course_copy": False, "created_by": None,
     }  # fmt: skip
     assert assignment_events(course)[1:] == [
         (entry.actor, "assignment.change", "week1",
@@ -604,7 +614,8 @@ def test_a_teaching_assistant_of_another_course_neither_sees_nor_adds_its_assign
     assert assignment_events("as-ta-own") == [
         ("asta-other", "assignment.add", "ta-made",
          {"settings": {"title": "ta-made", "repo_url": REPO, "branch": None, "subpath": None,
-                       "target": "week1", "depth": 1, "policy": "needs_attention"}}),
+                       "target": "week1", "depth": 1, "policy": "needs_attention",
+                       "course_copy": False}}),
     ]  # fmt: skip
 
 
@@ -627,3 +638,17 @@ def test_a_title_with_markup_is_shown_as_text_on_every_page(hub, service_app):
         assert str(escape(XSS)) in text
         assert "<script>alert" not in text
         assert "<img src=x" not in text
+
+
+def test_the_course_copy_switch_is_changed_by_each_way_in_and_refused_when_not_a_boolean(
+    entry, course
+):
+    assert entry.add(course, "nb", repo_url=REPO) == ""
+    assert entry.change(course, "nb", course_copy=True) == ""
+    assert stored(course)[0]["course_copy"] is True
+    assert entry.change(course, "nb", course_copy=False) == ""
+    assert stored(course)[0]["course_copy"] is False
+    if entry.name == "api":
+        refused = entry.change(course, "nb", course_copy="yes")
+        assert refused == "course_copy must be true or false, not 'yes'."
+        assert entry.last.status_code == 400

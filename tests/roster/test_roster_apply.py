@@ -24,10 +24,11 @@ from tests.hubusers import (
 pytestmark = pytest.mark.hub
 
 
-def test_300_students_are_created_enrolled_and_reimport_changes_nothing(hub):
+def test_300_students_are_created_enrolled_and_reimport_changes_nothing(hub, hub_users_made):
     session = api(hub)
     make_course(hub, session, "big300")
     names = [f"big{i:03d}" for i in range(300)]
+    hub_users_made.extend(names)
     preview = post_roster(hub, session, "big300", roster_csv(names))
     assert preview["applied"] is False
     assert sorted(preview["add"]) == names
@@ -49,10 +50,11 @@ def test_300_students_are_created_enrolled_and_reimport_changes_nothing(hub):
     assert students[0]["email"] == "big000@example.edu"
 
 
-def test_missing_students_leave_the_group_and_keep_their_hub_user(hub):
+def test_missing_students_leave_the_group_and_keep_their_hub_user(hub, hub_users_made):
     session = api(hub)
     make_course(hub, session, "drop5")
     names = [f"drop{i:02d}" for i in range(50)]
+    hub_users_made.extend(names)
     post_roster(hub, session, "drop5", roster_csv(names), apply=1)
     kept = names[5:]
     plan = post_roster(hub, session, "drop5", roster_csv(kept), remove="group", apply=1)
