@@ -28,13 +28,14 @@ test: $(BIN)/.installed system-deps
 	$(BIN)/mypy
 	$(BIN)/pytest
 
-## bench: every benchmark, each printing its ratios and whether its goals hold (sync and
-## distribute need root)
+## bench: every benchmark, each printing its ratios and whether its goals hold (sync,
+## sync_report and distribute need root)
 bench: $(BIN)/.installed system-deps
 	$(BIN)/python bench/roster_plan.py
 	$(BIN)/python bench/roster.py
 	$(BIN)/python bench/dashboard.py
 	$(BIN)/python bench/sync.py
+	$(BIN)/python bench/sync_report.py
 	$(BIN)/python bench/distribute.py
 	$(BIN)/python bench/distribute_servers.py
 

@@ -19,6 +19,7 @@ RUNS = [
     ("roster.py", ["--students", "20"]),
     ("dashboard.py", ["--students", "20", "--repeat", "1"]),
     ("sync.py", ["--students", "3", "--skip-naive", "--rounds", "1", "--workers", "2"]),
+    ("sync_report.py", ["--students", "3", "--users", "2", "--workers", "2"]),
     (
         "distribute.py",
         ["--students", "3", "--course-students", "2", "--weeks", "1", "--skip-naive"],
