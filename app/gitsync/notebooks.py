@@ -118,7 +118,8 @@ def mend(base: Notebook, course: Notebook, mine: Notebook, merged: Notebook | No
     b_cells, c_cells, m_cells = (_by_id(nb) for nb in (base, course, mine))
     cells: list[Cell] = result["cells"]
 
-    # Cells the course removed and the student left as they were.
+    # Cells the course removed and the student left as they were: not even run (outputs can
+    # be the result of an hour's computation).
     cells[:] = [
         cell
         for cell in cells
@@ -126,6 +127,7 @@ def mend(base: Notebook, course: Notebook, mine: Notebook, merged: Notebook | No
             cell["id"] in b_cells
             and cell["id"] not in c_cells
             and _same_content(m_cells.get(cell["id"]), b_cells[cell["id"]])
+            and not _ran(m_cells[cell["id"]], b_cells[cell["id"]])
         )
     ]
     # Within each cell, what the course changed and the student did not.
@@ -162,11 +164,7 @@ def _take_theirs(cell: Cell, base: Cell, course: Cell, mine: Cell) -> None:
             _set(cell, key, course.get(key))
     if cell.get("cell_type") == "code" and course.get("cell_type") == "code":
         # Outputs and the count go together: the course's arrive only over a cell not run.
-        ran = (mine.get("outputs"), mine.get("execution_count")) != (
-            base.get("outputs"),
-            base.get("execution_count"),
-        )
-        if not ran:
+        if not _ran(mine, base):
             cell["outputs"] = copy.deepcopy(course.get("outputs", []))
             cell["execution_count"] = course.get("execution_count")
     elif cell.get("cell_type") != "code":
@@ -177,6 +175,14 @@ def _take_theirs(cell: Cell, base: Cell, course: Cell, mine: Cell) -> None:
         base.get("metadata", {}),
         course.get("metadata", {}),
         mine.get("metadata", {}),
+    )
+
+
+def _ran(mine: Cell, base: Cell) -> bool:
+    """The student's outputs or count differ from the base's: they ran the cell."""
+    return (mine.get("outputs"), mine.get("execution_count")) != (
+        base.get("outputs"),
+        base.get("execution_count"),
     )
 
 

@@ -417,3 +417,30 @@ def test_a_merge_commit_holds_the_mended_notebook(home, upstream, do_sync, stude
     committed = student.git(dest, "show", f"HEAD:{LAB}")
     assert committed == (dest / LAB).read_text()
     assert sources(nbformat.reads(committed, as_version=4))[-2:] == ["course", "scratch"]
+
+
+def test_a_cell_the_course_removed_stays_when_the_student_ran_it_and_goes_when_untouched(
+    home, upstream, do_sync, student
+):
+    dest, base = start(upstream, do_sync, home)
+    mine = copy.deepcopy(base)
+    mine.cells[3].execution_count = 1  # the student ran cell 4 only: an hour's result, say
+    mine.cells[3].outputs = [new_output("stream", name="stdout", text="long result\n")]
+    mine.cells.append(new_code_cell("scratch"))
+    student.write(dest / LAB, text(mine))
+    course = copy.deepcopy(base)
+    gone_run, gone_untouched = course.cells[3].id, course.cells[6].id
+    del course.cells[6], course.cells[3]
+    course.cells.append(new_code_cell("course's new cell"))
+    upstream.commit({LAB: text(course)})
+
+    report = do_sync(dest)
+
+    result = read(dest / LAB)
+    ids = [cell.id for cell in result.cells]
+    assert gone_run in ids and gone_untouched not in ids
+    assert result.cells[ids.index(gone_run)].outputs == mine.cells[3].outputs
+    assert sources(result)[-2:] == ["course's new cell", "scratch"]
+    assert missed_of(report)["changes"] == [
+        {"what": "cell_kept", "cell": 4, "id": gone_run, "before": "x3 = 3 …"}
+    ]
