@@ -1,0 +1,81 @@
+"""Attacks on the notebook merge and the report of what did not arrive: the student's work (a
+cell's type, outputs they produced, settings) is never replaced without a word, and no input of
+either side makes the sync fail or run past its time. Real git, real notebooks, a real student."""
+
+from __future__ import annotations
+
+import copy
+
+import nbformat
+
+from .test_notebook_report import LAB, missed_of, ran, read, start, text
+
+
+def test_a_cell_the_course_removed_and_the_student_ran_keeps_their_outputs(
+    home, upstream, do_sync, student
+):
+    dest, base = start(upstream, do_sync, home)
+    mine = ran(base)
+    mine.cells[3].metadata["tags"] = ["my-answer"]
+    student.write(dest / LAB, text(mine))
+    course = copy.deepcopy(base)
+    removed = course.cells.pop(3)
+    upstream.commit({LAB: text(course)})
+
+    report = do_sync(dest)
+
+    result = read(dest / LAB)
+    kept = [cell for cell in result.cells if cell.id == removed.id]
+    assert kept, "the cell the student ran (outputs, a tag of theirs) was deleted without a word"
+    assert kept[0].outputs == mine.cells[3].outputs
+    assert kept[0].metadata["tags"] == ["my-answer"]
+    assert [c["what"] for c in missed_of(report)["changes"]] == ["cell_kept"]
+    assert student.git(dest, "status", "--porcelain") == ""
+
+
+def test_a_cell_the_student_answered_stays_code_when_the_course_makes_it_markdown(
+    home, upstream, do_sync, student
+):
+    dest, base = start(upstream, do_sync, home)
+    mine = ran(base)
+    mine.cells[4].source = "answer = solve()\nprint(answer)"
+    student.write(dest / LAB, text(mine))
+    course = copy.deepcopy(base)
+    course.cells[4] = nbformat.from_dict(
+        {"cell_type": "markdown", "id": base.cells[4].id, "metadata": {}, "source": "x4 = 4"}
+    )
+    course.cells[6].source = "x6 = 66\nprint('value', x6)"  # a fix elsewhere that must arrive
+    upstream.commit({LAB: text(course)})
+
+    report = do_sync(dest)
+
+    result = read(dest / LAB)
+    cell = result.cells[4]
+    assert cell.cell_type == "code", "the student's code became a markdown cell"
+    assert cell.source == "answer = solve()\nprint(answer)"
+    assert cell.outputs == mine.cells[4].outputs
+    assert result.cells[6].source == "x6 = 66\nprint('value', x6)"
+    changes = missed_of(report)["changes"]
+    assert [(c["what"], c["cell"]) for c in changes] == [("cell_type", 5)]
+
+
+def test_a_students_type_change_of_a_cell_they_did_not_otherwise_touch_arrives_from_the_course(
+    home, upstream, do_sync, student
+):
+    """The other side of the rule above: a cell the student left alone takes the course's type."""
+    dest, base = start(upstream, do_sync, home)
+    mine = copy.deepcopy(base)  # not run: the cell is as the course gave it
+    mine.cells[2].source = "x2 = 'mine'"
+    student.write(dest / LAB, text(mine))
+    course = copy.deepcopy(base)
+    course.cells[4] = nbformat.from_dict(
+        {"cell_type": "markdown", "id": base.cells[4].id, "metadata": {}, "source": "Read this."}
+    )
+    upstream.commit({LAB: text(course)})
+
+    report = do_sync(dest)
+
+    result = read(dest / LAB)
+    assert result.cells[4].cell_type == "markdown"
+    assert result.cells[4].source == "Read this."
+    assert missed_of(report) is None or missed_of(report)["changes"] == []
