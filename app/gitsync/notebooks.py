@@ -156,6 +156,13 @@ def _same_content(cell: Cell | None, other: Cell) -> bool:
     )
 
 
+def _same_cell(cell: Cell, other: Cell) -> bool:
+    """One cell: the same id, or, without ids, the same kind and text."""
+    if "id" in cell and "id" in other:
+        return str(cell["id"]) == str(other["id"])
+    return (cell.get("cell_type"), _source(cell)) == (other.get("cell_type"), _source(other))
+
+
 def _ran(cell: Cell, other: Cell) -> bool:
     """The student ran the cell (or cleared it): outputs and count differ from ``other``'s."""
     return (cell.get("outputs"), cell.get("execution_count")) != (
@@ -277,7 +284,9 @@ def not_arrived(base: Notebook, course: Notebook, final: Notebook) -> list[dict[
         base_index = from_course.get(index)
         final_index = from_course_to_final.get(index)
         if base_index is None:
-            if final_index is None:
+            # Matched by content, the course's new cell may be paired with the student's own new
+            # cell at its place: it arrived only if the final notebook has it as it is.
+            if final_index is None or not _same_cell(cell, f_cells[final_index]):
                 found.append(_item("cell_added", number, cell, after=_first_line(cell)))
             continue
         before = b_cells[base_index]

@@ -5,10 +5,11 @@ either side makes the sync fail or run past its time. Real git, real notebooks, 
 from __future__ import annotations
 
 import copy
+import json
 
 import nbformat
 
-from .test_notebook_report import LAB, missed_of, ran, read, start, text
+from .test_notebook_report import LAB, lab, missed_of, ran, read, start, text
 
 
 def test_a_cell_the_course_removed_and_the_student_ran_keeps_their_outputs(
@@ -79,3 +80,42 @@ def test_a_students_type_change_of_a_cell_they_did_not_otherwise_touch_arrives_f
     assert result.cells[4].cell_type == "markdown"
     assert result.cells[4].source == "Read this."
     assert missed_of(report) is None or missed_of(report)["changes"] == []
+
+
+def without_ids(book: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The same notebook as nbformat 4.4 wrote it (no cell ids): many courses' older notebooks."""
+    book = copy.deepcopy(book)
+    book.nbformat_minor = 4
+    for cell in book.cells:
+        del cell["id"]
+    return book
+
+
+def cell_without_id(source: str) -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_code_cell(source)
+    del cell["id"]
+    return cell
+
+
+def test_in_notebooks_without_ids_a_course_cell_lost_to_the_students_new_cell_is_named(
+    home, upstream, do_sync, student
+):
+    dest, base = start(upstream, do_sync, home, without_ids(lab()))
+    mine = copy.deepcopy(base)
+    mine.cells[2].source = "x2 = 'mine'"
+    mine.cells.append(cell_without_id("scratch = 'mine'"))
+    student.write(dest / LAB, text(mine))
+    course = copy.deepcopy(base)
+    course.cells.append(cell_without_id("part2 = True"))
+    upstream.commit({LAB: text(course)})
+
+    report = do_sync(dest)
+
+    result = ["".join(cell["source"]) for cell in json.loads((dest / LAB).read_text())["cells"]]
+    assert "scratch = 'mine'" in result, result
+    if "part2 = True" not in result:
+        # git's -Xours kept only the student's new cell, and cells without ids cannot be mended:
+        # the report must say so, not pair the course's cell with the student's.
+        assert {"what": "cell_added", "cell": 10, "id": "", "after": "part2 = True"} in (
+            missed_of(report) or {"changes": []}
+        )["changes"]
