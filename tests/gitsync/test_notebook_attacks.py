@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import copy
 import json
+import random
+import time
 
 import nbformat
 
@@ -80,6 +82,32 @@ def test_a_students_type_change_of_a_cell_they_did_not_otherwise_touch_arrives_f
     assert result.cells[4].cell_type == "markdown"
     assert result.cells[4].source == "Read this."
     assert missed_of(report) is None or missed_of(report)["changes"] == []
+
+
+def test_a_data_file_of_repeated_lines_both_changed_is_examined_in_time(
+    home, upstream, do_sync, student
+):
+    """A column of 0/1 values: difflib without its junk heuristic is cubic on such lines."""
+    chooser = random.Random(7)
+    rows = [f"{chooser.choice('01')}\n" for _ in range(6000)]
+    upstream.commit({"labels.csv": "".join(rows)})
+    dest = home / "course"
+    assert do_sync(dest).outcome == "cloned"
+    mine = list(rows)
+    mine[101] = "mine\n"
+    student.write(dest / "labels.csv", "".join(mine))
+    course = list(rows)
+    course[100] = "course\n"
+    upstream.commit({"labels.csv": "".join(course)})
+
+    began = time.monotonic()
+    report = do_sync(dest)
+    took = time.monotonic() - began
+
+    assert report.outcome == "updated", report
+    assert took < 5, f"the report's analysis of one data file took {took:.0f} s"
+    assert (dest / "labels.csv").read_text().splitlines()[101] == "mine"
+    assert missed_of(report, "labels.csv")["changes"]
 
 
 def without_ids(book: nbformat.NotebookNode) -> nbformat.NotebookNode:
