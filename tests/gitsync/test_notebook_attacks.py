@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import random
 import time
 
@@ -108,6 +109,29 @@ def test_a_data_file_of_repeated_lines_both_changed_is_examined_in_time(
     assert took < 5, f"the report's analysis of one data file took {took:.0f} s"
     assert (dest / "labels.csv").read_text().splitlines()[101] == "mine"
     assert missed_of(report, "labels.csv")["changes"]
+
+
+def test_a_course_copy_the_student_cannot_read_does_not_fail_the_sync(
+    home, upstream, do_sync, student
+):
+    dest, base = start(upstream, do_sync, home)
+    mine = ran(base)
+    mine.cells[1].source = "x1 = 'mine'"
+    student.write(dest / LAB, text(mine))
+    student.write(dest / "lab.course.ipynb", "my notes")
+    os.chmod(dest / "lab.course.ipynb", 0)
+    course = copy.deepcopy(base)
+    course.cells[1].source = "x1 = 'course'"
+    course.cells.append(nbformat.v4.new_code_cell("extra = 1"))
+    upstream.commit({LAB: text(course)})
+
+    report = do_sync(dest, course_copies=True)
+
+    assert report.outcome == "updated", report
+    copy_name = missed_of(report)["course_copy"]
+    assert copy_name and copy_name != "lab.course.ipynb"
+    assert json.loads((dest / copy_name).read_text()) == json.loads(text(course))
+    assert student.git(dest, "status", "--porcelain", "--untracked-files=no") == ""
 
 
 def without_ids(book: nbformat.NotebookNode) -> nbformat.NotebookNode:
