@@ -171,3 +171,32 @@ def test_in_notebooks_without_ids_a_course_cell_lost_to_the_students_new_cell_is
         assert {"what": "cell_added", "cell": 10, "id": "", "after": "part2 = True"} in (
             missed_of(report) or {"changes": []}
         )["changes"]
+
+
+def test_metadata_nested_near_pythons_recursion_limit_never_fails_the_sync(
+    home, upstream, do_sync, student
+):
+    """Nesting a notebook's reading allows but its merge (deeper in the stack) may not."""
+    upstream.commit({LAB: text(lab())})
+    for depth in range(476, 500, 2):
+        dest = home / f"course{depth}"
+        assert do_sync(dest).outcome == "cloned"
+        mine = json.loads((dest / LAB).read_text())
+        mine["cells"].append(json.loads(json.dumps(nbformat.v4.new_code_cell("mine"))))
+        deep: dict = {}
+        for _ in range(depth):
+            deep = {"a": deep}
+        mine["cells"][2]["metadata"]["deep"] = deep
+        student.write(dest / LAB, json.dumps(mine))
+        course = read_course(upstream)
+        course.cells.append(nbformat.v4.new_code_cell(f"course {depth}"))
+        upstream.commit({LAB: text(course)})
+
+        report = do_sync(dest)
+
+        assert report.outcome == "updated", (depth, report)
+        assert "mine" in (dest / LAB).read_text()
+
+
+def read_course(upstream) -> nbformat.NotebookNode:
+    return nbformat.reads((upstream.work / LAB).read_text(), as_version=4)
