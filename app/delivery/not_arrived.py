@@ -60,8 +60,8 @@ def change_words(change: Mapping[str, Any]) -> str:
         return f"the course's new cell {cell} ({_q(after)}) did not arrive"
     if what == "cell_kept":
         return (
-            f"the course removed a cell ({_q(before)}); you had edited or run it, so it stays as "
-            f"your cell {cell}"
+            f"the course removed a cell ({_q(before)}); you had edited or run it, so it stays "
+            f"as your cell {cell}"
         )
     if what == "cell_metadata":
         return (

@@ -17,12 +17,17 @@ read from where its base lines went in the result:
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 # Beyond this many lines a file is named without line ranges: difflib's cost grows faster than
 # the file, and a sync must not spend its time on a generated file.
 MAX_LINES = 20_000
+# difflib (without its junk heuristic, which would hide real changes) compares each line with every
+# equal line of the other side: a column of 0/1 values costs minutes. Beyond this many such pairs
+# (some 1.5 s of work) the file is named without line ranges too.
+MAX_PAIRS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,12 @@ class Hunk:
     course_end: int
 
 
+def _pairs(left: list[str], right: list[str]) -> int:
+    """How many (left line, equal right line) pairs there are: what difflib's work grows with."""
+    counts = Counter(right)
+    return sum(counts[line] for line in left)
+
+
 def course_hunks(base: list[str], course: list[str]) -> list[Hunk]:
     """The course's changes from ``base`` to ``course``, in order."""
     matcher = SequenceMatcher(None, base, course, autojunk=False)
@@ -45,6 +56,8 @@ def course_hunks(base: list[str], course: list[str]) -> list[Hunk]:
 def missing_hunks(base: list[str], course: list[str], result: list[str]) -> list[Hunk] | None:
     """The course's hunks that are not in ``result``; None when the file is too big to say."""
     if max(len(base), len(course), len(result)) > MAX_LINES:
+        return None
+    if _pairs(base, course) > MAX_PAIRS or _pairs(base, result) > MAX_PAIRS:
         return None
     hunks = course_hunks(base, course)
     if not hunks:

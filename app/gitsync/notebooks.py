@@ -118,16 +118,15 @@ def mend(base: Notebook, course: Notebook, mine: Notebook, merged: Notebook | No
     b_cells, c_cells, m_cells = (_by_id(nb) for nb in (base, course, mine))
     cells: list[Cell] = result["cells"]
 
-    # Cells the course removed and the student left as they were: not even run (outputs can
-    # be the result of an hour's computation).
+    # Cells the course removed and the student left as they were (not even run: outputs they
+    # produced, a tag they set, are theirs).
     cells[:] = [
         cell
         for cell in cells
         if not (
             cell["id"] in b_cells
             and cell["id"] not in c_cells
-            and _same_content(m_cells.get(cell["id"]), b_cells[cell["id"]])
-            and not _ran(m_cells[cell["id"]], b_cells[cell["id"]])
+            and _left_alone(m_cells.get(cell["id"]), b_cells[cell["id"]])
         )
     ]
     # Within each cell, what the course changed and the student did not.
@@ -157,11 +156,50 @@ def _same_content(cell: Cell | None, other: Cell) -> bool:
     )
 
 
+def _same_cell(cell: Cell, other: Cell) -> bool:
+    """One cell: the same id, or, without ids, the same kind and text."""
+    if "id" in cell and "id" in other:
+        return str(cell["id"]) == str(other["id"])
+    return (cell.get("cell_type"), _source(cell)) == (other.get("cell_type"), _source(other))
+
+
+def _ran(cell: Cell, other: Cell) -> bool:
+    """The student ran the cell (or cleared it): outputs and count differ from ``other``'s."""
+    return (cell.get("outputs"), cell.get("execution_count")) != (
+        other.get("outputs"),
+        other.get("execution_count"),
+    )
+
+
+def _left_alone(cell: Cell | None, other: Cell) -> bool:
+    """Nothing of the student's is in the cell: its text, outputs and settings are ``other``'s
+    (but for the keys the front end rewrites by itself)."""
+    if cell is None or not _same_content(cell, other) or _ran(cell, other):
+        return False
+    mine, theirs = cell.get("metadata", {}), other.get("metadata", {})
+    return all(
+        mine.get(key) == theirs.get(key)
+        for key in set(mine) | set(theirs)
+        if key not in VOLATILE_CELL_KEYS
+    )
+
+
 def _take_theirs(cell: Cell, base: Cell, course: Cell, mine: Cell) -> None:
     """Three-way, field by field: where the student kept the base's value, the course's wins."""
-    for key in ("cell_type", "source", "attachments"):
-        if mine.get(key) == base.get(key) and cell.get(key) != course.get(key):
-            _set(cell, key, course.get(key))
+    if course.get("cell_type") != base.get("cell_type") and (
+        not _same_content(mine, base) or _ran(mine, base)
+    ):
+        # The course made the cell another kind, and the student wrote in it or ran it: their
+        # cell stays as a whole (kind, text and outputs go together; git's lines may mix them).
+        for key in ("cell_type", "source", "attachments", "outputs", "execution_count"):
+            if key in mine:
+                cell[key] = copy.deepcopy(mine[key])
+            else:
+                cell.pop(key, None)
+    else:
+        for key in ("cell_type", "source", "attachments"):
+            if mine.get(key) == base.get(key) and cell.get(key) != course.get(key):
+                _set(cell, key, course.get(key))
     if cell.get("cell_type") == "code" and course.get("cell_type") == "code":
         # Outputs and the count go together: the course's arrive only over a cell not run.
         if not _ran(mine, base):
@@ -175,14 +213,6 @@ def _take_theirs(cell: Cell, base: Cell, course: Cell, mine: Cell) -> None:
         base.get("metadata", {}),
         course.get("metadata", {}),
         mine.get("metadata", {}),
-    )
-
-
-def _ran(mine: Cell, base: Cell) -> bool:
-    """The student's outputs or count differ from the base's: they ran the cell."""
-    return (mine.get("outputs"), mine.get("execution_count")) != (
-        base.get("outputs"),
-        base.get("execution_count"),
     )
 
 
@@ -254,7 +284,9 @@ def not_arrived(base: Notebook, course: Notebook, final: Notebook) -> list[dict[
         base_index = from_course.get(index)
         final_index = from_course_to_final.get(index)
         if base_index is None:
-            if final_index is None:
+            # Matched by content, the course's new cell may be paired with the student's own new
+            # cell at its place: it arrived only if the final notebook has it as it is.
+            if final_index is None or not _same_cell(cell, f_cells[final_index]):
                 found.append(_item("cell_added", number, cell, after=_first_line(cell)))
             continue
         before = b_cells[base_index]
