@@ -282,6 +282,12 @@ def test_while_it_lives_the_token_opens_that_server_only_then_expires(
 
     mine = requests.get(f"{hub.url}/user/{recorder.name}/api/status", headers=as_token)
     assert mine.status_code == 200  # alive: it opens the one server it was made for
+    # Owned by the delivery account: not the service's token, nor the student's own.
+    owner = requests.get(f"{hub.api_url}/user", headers=as_token).json()
+    assert (owner["kind"], owner["name"]) == ("user", "hubclass-delivery")
+    # Beyond reading its own account (the Hub adds that to every token): that one server.
+    beyond_itself = [s for s in owner["scopes"] if not s.endswith("!user=hubclass-delivery")]
+    assert beyond_itself == [f"access:servers!user={recorder.name}"], owner
     other_server = requests.get(
         f"{hub.url}/user/{other.name}/api/status", headers=as_token, allow_redirects=False
     )

@@ -158,6 +158,51 @@ def test_an_allowed_host_cannot_redirect_git_elsewhere(tmp_path):
     assert record.hits == []
 
 
+class _AsksForAPassword(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(401)
+        self.send_header("WWW-Authenticate", 'Basic realm="course"')
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_a_server_asking_for_a_password_fails_at_once_and_nothing_is_asked(tmp_path, monkeypatch):
+    """SECURITY.md fault 6: no prompt, no askpass program and no credential helper of the
+    service's own environment runs; the fetch fails at once instead of waiting for a person."""
+    asked = tmp_path / "asked"
+    askpass = tmp_path / "askpass.sh"
+    askpass.write_text(f'#!/bin/sh\necho "$@" >> {asked}\necho secret\n')
+    askpass.chmod(0o755)
+    fake_home = tmp_path / "fakehome"
+    fake_home.mkdir()
+    (fake_home / ".gitconfig").write_text(f"[credential]\n\thelper = !{askpass}\n")
+    monkeypatch.setenv("HOME", str(fake_home))
+    for variable in ("GIT_ASKPASS", "SSH_ASKPASS"):
+        monkeypatch.setenv(variable, str(askpass))
+    server, thread = _serve(_AsksForAPassword)
+    try:
+        started = time.monotonic()
+        with pytest.raises(GitSyncError) as info:
+            ensure_mirror(
+                f"http://127.0.0.1:{server.server_port}/course.git",
+                "main",
+                tmp_path / "mirrors",
+                timeout=30,
+            )
+        elapsed = time.monotonic() - started
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert info.value.code == "mirror_fetch_failed"
+    assert elapsed < 10
+    assert not asked.exists()
+    assert processes_mentioning(f":{server.server_port}") == []
+
+
 def test_the_size_cap_stops_a_huge_file(home, upstream, do_sync, tmp_path):
     upstream.commit({"big.bin": os.urandom(600_000)})
 

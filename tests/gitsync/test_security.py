@@ -235,3 +235,39 @@ def test_the_sync_runs_as_the_homes_owner_with_no_extra_groups(home, upstream, d
     info = os.stat(dest / "README.md")
     assert (info.st_uid, info.st_gid) == (student.uid, student.gid)
     assert repo_git(dest, "status", "--porcelain") == ""
+
+
+def test_a_hardlink_to_a_root_file_in_the_folder_never_changes_that_file(
+    home, upstream, do_sync, student, scratch
+):
+    """SECURITY.md 5: a course file, and a file in the way of a new one, swapped for hardlinks
+    to root's files. (Made here by root: fs.protected_hardlinks stops most students making
+    them, not all machines set it.) The sync replaces or moves the links; root's files keep
+    their owner, mode and bytes."""
+    dest = home / "course"
+    assert do_sync(dest).outcome == "cloned"
+    same = scratch / "root-same"  # the course file's own bytes: git sees no edit of the link
+    same.write_text("a,b\n1,2\n")
+    other = scratch / "root-other"
+    other.write_text("root only\n")
+    for victim in (same, other):
+        victim.chmod(0o644)
+    before = {victim: snapshot(victim.parent)[victim.name] for victim in (same, other)}
+    (dest / "week1" / "data.csv").unlink()
+    os.link(same, dest / "week1" / "data.csv")
+    student.write(dest / "week3" / "mine.txt", "the student's\n")
+    os.link(other, dest / "week3" / "new.ipynb")
+    upstream.commit({"week1/data.csv": "a,b\n3,4\n", "week3/new.ipynb": "new\n"})
+
+    report = do_sync(dest)
+
+    assert report.outcome == "updated", report
+    assert {victim: snapshot(victim.parent)[victim.name] for victim in (same, other)} == before
+    data = dest / "week1" / "data.csv"
+    assert data.read_text() == "a,b\n3,4\n"
+    assert (os.stat(data).st_uid, os.stat(data).st_nlink) == (student.uid, 1)
+    assert (dest / "week3" / "new.ipynb").read_text() == "new\n"
+    assert (dest / "week3" / "mine.txt").read_text() == "the student's\n"
+    ((src, dst),) = report.renamed  # the link in the way, moved aside: still root's file
+    assert src == "week3/new.ipynb"
+    assert os.lstat(dest / dst).st_ino == os.lstat(other).st_ino

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import secrets
+import time
+
 import pytest
 
 from app.config import REQUIRED_SCOPES
 from app.hub import HubClient, HubError
 from tests.faultyhub import FaultyHub
-from tests.hubusers import ensure_users, user_token
+from tests.hubusers import ensure_users, hub_has, remove_users, user_token
 
 pytestmark = pytest.mark.hub
 
@@ -141,6 +144,37 @@ def test_a_create_is_not_repeated_after_an_ambiguous_502(hub):
             client.create_users(["ambiguous1"])
     assert caught.value.code == "hub_error"
     assert [m for m, _ in faulty.calls] == ["POST"]  # one attempt only
+
+
+def test_a_hub_slower_than_the_timeout_is_asked_again_for_a_read_never_for_a_create(hub):
+    """SECURITY.md fault 1, a slow Hub: each call gives up after the client's timeout. A read
+    is asked again; a create is not, since the slow one may still reach the Hub (it does)."""
+    name = f"slow{secrets.token_hex(3)}"
+    slowed = set()
+
+    def rule(n, method, path):
+        if method not in slowed:  # the first GET and the first POST: answered too late
+            slowed.add(method)
+            time.sleep(1.5)
+        return None
+
+    try:
+        with FaultyHub(hub.api_url, rule) as faulty:
+            client = HubClient(faulty.url, hub.service_token, sleep=NO_SLEEP, timeout=0.5)
+            started = time.monotonic()
+            assert client.get_user("instructor").name == "instructor"
+            with pytest.raises(HubError) as caught:
+                client.create_users([name])
+            assert time.monotonic() - started < 3
+        assert caught.value.code == "timeout"
+        assert "did not answer POST /users in 0.5 s" in caught.value.message
+        assert [m for m, _ in faulty.calls] == ["GET", "GET", "POST"]
+        deadline = time.monotonic() + 10
+        while not hub_has(hub, name):  # the late create arrives: asking again would repeat it
+            assert time.monotonic() < deadline, "the slowed create never reached the Hub"
+            time.sleep(0.1)
+    finally:
+        remove_users(hub, [name])
 
 
 def test_a_reset_connection_on_a_read_is_retried(hub):

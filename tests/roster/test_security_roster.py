@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import pwd
 import re
+import time
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import requests
@@ -31,6 +33,7 @@ from tests.hubusers import (
     hub_group,
     hub_has,
     make_course,
+    post_roster,
     roster_csv,
     sign_in,
     upload_page,
@@ -173,6 +176,42 @@ def test_a_large_removal_needs_the_typed_course_name_on_the_page(hub):
     assert "Roster applied" in r.text
     assert hub_group(hub, "course-massrm") == names[:5]
     assert not any(hub_has(hub, n) for n in names[5:])
+
+
+def every_file(root: Path) -> dict[str, bytes | None]:
+    """Every path under ``root`` with its bytes (None for a folder)."""
+    return {
+        str(p.relative_to(root)): p.read_bytes() if p.is_file() else None for p in root.rglob("*")
+    }
+
+
+def test_a_roster_that_deletes_an_account_leaves_its_home_folder(hub):
+    """SECURITY.md 9: homes are never deleted. The student has used their server, so the Hub's
+    spawner made their home; the roster deletes the account, and the home keeps every byte."""
+    make_course(hub, api(hub), "keephome")
+    stays, leaves = "keephome1", "keephome2"
+    session = api(hub)
+    post_roster(hub, session, "keephome", roster_csv([stays, leaves]), apply=1)
+    admin = hub.admin()
+    assert admin.post(f"{hub.api_url}/users/{leaves}/server").status_code in (201, 202)
+    deadline = time.monotonic() + 60
+    while not admin.get(f"{hub.api_url}/users/{leaves}").json()["servers"].get("", {}).get("ready"):
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.2)
+    home = hub.state / "homes" / leaves
+    (home / "work").mkdir(exist_ok=True)
+    (home / "work" / "answers.ipynb").write_text("a week of work\n")
+    before = every_file(home)
+
+    result = post_roster(
+        hub, session, "keephome", roster_csv([stays]), remove="delete", confirm="keephome",
+        apply=1,
+    )  # fmt: skip
+
+    assert result["results"][leaves] == "deleted"
+    assert not hub_has(hub, leaves)
+    assert every_file(home) == before
+    assert before["work/answers.ipynb"] == b"a week of work\n"
 
 
 @contextmanager
