@@ -43,6 +43,8 @@ def create_app(config: dict | None = None) -> Flask:
     from .activity import views as activity_views
     from .assignments import api as assignments_api
     from .assignments import views as assignments_views
+    from .audit import api as audit_api
+    from .audit import views as audit_views
     from .auth import api as auth_api
     from .courses import api as courses_api
     from .courses import views as courses_views
@@ -62,6 +64,7 @@ def create_app(config: dict | None = None) -> Flask:
         delivery_views.bp,
         delivery_reset_views.bp,
         ops_views.bp,
+        audit_views.bp,
         auth_api.bp,
         courses_api.bp,
         activity_api.bp,
@@ -69,6 +72,7 @@ def create_app(config: dict | None = None) -> Flask:
         assignments_api.bp,
         delivery_api.bp,
         ops_api.bp,
+        audit_api.bp,
     ):
         app.register_blueprint(blueprint)
     _import_all_tables()

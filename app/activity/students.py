@@ -14,6 +14,7 @@ from sqlalchemy import select
 from app.courses.models import Course
 from app.extensions import db
 from app.roster.models import Enrollment
+from app.text import safe_cell
 from app.timeutil import iso_z, utcnow
 
 from . import columns as assignment_columns
@@ -261,14 +262,6 @@ def activity_chart(course: Course, span: str = "today", now: datetime | None = N
 
 
 # -- export -----------------------------------------------------------------------------------
-
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value: object) -> str:
-    """Make a cell that a spreadsheet will not run as a formula (OWASP CSV injection)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 def export_csv(rows: list[StudentRow], columns: Sequence[Column] = ()) -> str:

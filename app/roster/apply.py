@@ -108,6 +108,8 @@ class Outcome:
     results: dict[str, str] = field(default_factory=dict)
     # The Hub's `created` time of each account created now, so it can be known again later.
     hub_created: dict[str, str | None] = field(default_factory=dict)
+    # The Hub groups this run created (the course's, a new section's): for the audit log.
+    groups_created: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> list[str]:
@@ -171,7 +173,8 @@ def apply_intent(
     for group, members in wanted.items():
         absent = [n for n in members if group not in users[n].groups]
         try:
-            client.ensure_group(group)
+            if client.ensure_group(group):
+                outcome.groups_created.append(group)
             if absent:
                 client.add_group_members(group, absent)
         except HubError as e:

@@ -256,8 +256,19 @@ def apply(
         import_id=record.id,
         status=record.status,
         counts=_counts(outcome.results),
+        # By name: the log says who got an account, joined, left or lost their account.
+        students=_names(outcome.results),
+        groups_created=sorted(outcome.groups_created),
     )
     return record
+
+
+def _names(results: dict[str, str]) -> dict[str, list[str]]:
+    """The usernames of each result (failures together), as _counts counts them."""
+    names: dict[str, list[str]] = {}
+    for name, value in sorted(results.items()):
+        names.setdefault(FAILED if is_failure(value) else value, []).append(name)
+    return names
 
 
 def _counts(results: dict[str, str]) -> dict[str, int]:

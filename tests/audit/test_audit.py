@@ -296,7 +296,7 @@ def test_a_roster_preview_records_no_event_and_stays_in_the_roster_history(hub, 
     )  # fmt: skip
 
 
-def test_applying_a_roster_records_the_file_the_import_and_what_became_of_each(hub, entry):
+def test_applying_a_roster_records_the_file_the_import_and_who_became_what(hub, entry):
     slug = f"aud-apply-{entry.name}"
     new, old = f"audnew{entry.name}", f"audold{entry.name}"
     ensure_users(hub, [old])  # a Hub account that joins the course; the other is created
@@ -308,7 +308,9 @@ def test_applying_a_roster_records_the_file_the_import_and_what_became_of_each(h
     assert of("roster.apply", slug) == [
         (entry.actor, "roster.apply", slug, ROSTER,
          {"import_id": sent.import_id, "status": "applied",
-          "counts": {"created": 1, "added": 1}}),
+          "counts": {"created": 1, "added": 1},
+          "students": {"created": [new], "added": [old]},
+          "groups_created": [f"course-{slug}"]}),
     ]  # fmt: skip
     assert hub_group(hub, f"course-{slug}") == sorted([new, old])
 
@@ -331,7 +333,8 @@ def test_a_large_removal_without_the_typed_course_name_records_no_event(hub, ent
     assert sent.refused == ""
     assert of("roster.apply", slug)[1:] == [
         (entry.actor, "roster.apply", slug, ROSTER,
-         {"import_id": sent.import_id, "status": "applied", "counts": {"removed": 1}}),
+         {"import_id": sent.import_id, "status": "applied", "counts": {"removed": 1},
+          "students": {"removed": [leave]}, "groups_created": []}),
     ]  # fmt: skip
 
 

@@ -76,6 +76,7 @@ def pages(hub) -> dict[str, str]:
         "course": hub.service_url + "courses/xss",
         "roster": hub.service_url + "courses/xss/roster/",
         "courses": hub.service_url,
+        "audit": hub.service_url + "courses/xss/audit",  # the title and the file name again
     }
 
 
@@ -86,7 +87,8 @@ def _escaped(value: str) -> str:
 def test_the_pages_send_every_value_escaped(hub, pages):
     session = pages["session"]
     texts = {
-        name: session.get(pages[name]).text for name in ("preview", "course", "roster", "courses")
+        name: session.get(pages[name]).text
+        for name in ("preview", "course", "roster", "courses", "audit")
     }
     texts["refused"] = pages["refused"]
     for name, text in texts.items():
@@ -101,7 +103,8 @@ def test_the_pages_send_every_value_escaped(hub, pages):
     assert _escaped(SECTION) in texts["roster"]
     assert _escaped(FILENAME) in texts["roster"]  # the history
     assert _escaped(HEADER) in texts["refused"]  # the columns of the file
-    for name in ("course", "courses", "roster", "preview"):
+    assert _escaped(FILENAME) in texts["audit"]  # the applied file
+    for name in ("course", "courses", "roster", "preview", "audit"):
         assert _escaped(TITLE) in texts[name], name
 
 
@@ -112,7 +115,7 @@ def test_nothing_runs_or_appears_in_a_browser(hub, browser, pages):
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     test_browser.hub_sign_in(page, hub, "instructor")
     expect(page.get_by_role("heading", name="Courses")).to_be_visible()
-    for name in ("courses", "course", "roster", "preview"):
+    for name in ("courses", "course", "roster", "preview", "audit"):
         page.goto(pages[name])
         page.wait_for_load_state("load")
         assert page.locator(INJECTED).count() == 0, name

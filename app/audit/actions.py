@@ -1,0 +1,21 @@
+"""Every action the audit log records, in the instructor's words (the log page's menu)."""
+
+from __future__ import annotations
+
+# Each changes the Hub, a student's files, or who may do so. A new audit.record() action is
+# added here too (a test holds the call sites to this table).
+ACTIONS = {
+    "course.create": "course created",
+    "course.staff": "teaching staff changed",
+    "roster.apply": "roster applied to the Hub",
+    "assignment.add": "assignment added",
+    "assignment.change": "assignment changed",
+    "distribution.start": "assignment distributed",
+    "distribution.retry": "failed deliveries retried",
+    "delivery.reset": "a student's files reset",
+}
+
+
+def described(action: str) -> str:
+    """The action in words; an action this table lacks is shown as it is stored."""
+    return ACTIONS.get(action, action)
