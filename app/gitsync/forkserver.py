@@ -35,6 +35,9 @@ from .runner import SAFE_PATH
 # The child enforces the deadline on each git command; this is the extra time the client waits
 # before it kills the child's whole session itself.
 GRACE_SECONDS = 10.0
+# The most a child's answer may be. It runs as the student, on the student's files: a report of
+# a sane folder is far smaller (the repository's limits bound its lists).
+MAX_ANSWER_BYTES = 64 << 20
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -190,8 +193,8 @@ class ForkServer:
             ours.sendall(json.dumps(request).encode())
             ours.shutdown(socket.SHUT_WR)
             give_up = time.monotonic() + timeout + GRACE_SECONDS
-            data = b""
-            while True:
+            data = bytearray()
+            while len(data) <= MAX_ANSWER_BYTES:
                 ours.settimeout(max(give_up - time.monotonic(), 0.001))
                 try:
                     chunk = ours.recv(65536)
@@ -200,12 +203,18 @@ class ForkServer:
                 if not chunk:
                     break
                 data += chunk
-            head, _, body = data.partition(b"\n")
+            head, _, body = bytes(data).partition(b"\n")
+            what = "reset" if request.get("operation") == "reset" else "sync"
+            if len(data) > MAX_ANSWER_BYTES:
+                if head.isdigit():
+                    kill_session(int(head))
+                return SyncReport.problem(
+                    "failed", "internal_error", f"The {what}'s report was too large to keep."
+                )
             if body:
                 return json.loads(body)
             if head.isdigit():
                 kill_session(int(head))
-            what = "reset" if request.get("operation") == "reset" else "sync"
             if time.monotonic() >= give_up:
                 return SyncReport.problem(
                     "failed", "timeout", f"The {what} did not finish in time."

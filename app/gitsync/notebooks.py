@@ -40,6 +40,7 @@ VOLATILE_CELL_KEYS = frozenset({"execution", "collapsed", "scrolled", "jupyter",
 VOLATILE_NOTEBOOK_KEYS = frozenset({"language_info", "widgets"})
 # How much of a changed line the report quotes.
 SNIPPET_CHARS = 60
+MAX_KEYS_SHOWN = 10
 
 Cell = dict[str, Any]
 Notebook = dict[str, Any]
@@ -302,7 +303,7 @@ def not_arrived(base: Notebook, course: Notebook, final: Notebook) -> list[dict[
             found.append(item)
         keys = _changed_keys(before, cell, final_index, f_cells)
         if keys:
-            found.append(_item("cell_metadata", number, cell, keys=keys))
+            found.append(_item("cell_metadata", number, cell, keys=_shown_keys(keys)))
     for base_index, cell in enumerate(b_cells):
         if base_index not in to_course and base_index in to_final:
             final_index = to_final[base_index]
@@ -317,7 +318,7 @@ def not_arrived(base: Notebook, course: Notebook, final: Notebook) -> list[dict[
         and final["metadata"].get(key) != course["metadata"].get(key)
     ]
     if keys:
-        found.append({"what": "metadata", "keys": keys})
+        found.append({"what": "metadata", "keys": _shown_keys(keys)})
     if _order_not_arrived(to_course, to_final):
         found.append({"what": "order"})
     return found
@@ -354,6 +355,12 @@ def _cell_change(number: int, base: Cell, course: Cell, final: Cell) -> dict[str
         before=_snippet(old[hunk.base_start : hunk.base_end]),
         after=_snippet(new[hunk.course_start : hunk.course_end]),
     )
+
+
+def _shown_keys(keys: list[str]) -> list[str]:
+    """Keys as the report names them: a few, each cut (they come from the student's .git)."""
+    shown = [_snippet([str(key)]) for key in keys[:MAX_KEYS_SHOWN]]
+    return shown + ([f"{len(keys) - MAX_KEYS_SHOWN} more"] if len(keys) > MAX_KEYS_SHOWN else [])
 
 
 def _changed_keys(base: Cell, course: Cell, final_index: int | None, final_cells: list) -> list:

@@ -444,3 +444,18 @@ def test_a_cell_the_course_removed_stays_when_the_student_ran_it_and_goes_when_u
     assert missed_of(report)["changes"] == [
         {"what": "cell_kept", "cell": 4, "id": gone_run, "before": "x3 = 3 …"}
     ]
+
+
+def test_a_report_names_at_most_ten_metadata_keys_each_cut():
+    from app.gitsync import notebooks
+
+    base = json.loads(text(lab()))
+    course = copy.deepcopy(base)
+    final = copy.deepcopy(base)
+    for n in range(30):
+        key = f"k{n:02d}" + "x" * 100
+        course["metadata"][key] = "course"
+        final["metadata"][key] = "mine"
+    (item,) = notebooks.not_arrived(base, course, final)
+    assert item["what"] == "metadata" and len(item["keys"]) == 11
+    assert item["keys"][-1] == "20 more" and all(len(k) <= 60 for k in item["keys"])
