@@ -10,7 +10,11 @@ the tests use one to record the headers a delivery sends, and one to leave nbgit
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,15 +26,25 @@ from sqlalchemy import select
 
 from app.activity.models import HubUserState
 from app.activity.poller import poll_once
-from app.delivery import distribute, servers
+from app.delivery import distribute, servers, worker
 from app.delivery.models import Delivery
 from app.extensions import db
 from app.hub import hub_client
 from demo.launch import RunningHub
-from tests.conftest import TEST_ACTIVITY_INTERVAL, _migrated, real_hub_env
+from tests.conftest import REPO, TEST_ACTIVITY_INTERVAL, _migrated, real_hub_env
+from tests.gitsync.conftest import Upstream, git
 from tests.hubusers import ensure_users
 
-from .kit import assignment_for, eventually, settled, states, with_delivery_only, workers
+from .kit import (
+    assignment_for,
+    assignment_of,
+    course_with,
+    eventually,
+    settled,
+    states,
+    with_delivery_only,
+    workers,
+)
 from .test_pages import PREFIX, signed_in
 
 pytestmark = [pytest.mark.hub]
@@ -315,13 +329,9 @@ def test_a_server_without_nbgitpuller_gets_the_clear_error(server_app, students,
     assert done.way == "server"
 
 
-def test_nbgitpuller_busy_is_waited_for_and_retried_not_failed(
-    server_app, students, upstream, tmp_path
-):
-    """Another git operation in the student's server holds nbgitpuller's lock (a clone that
-    stalls, made with git's pack-objects hook from the student's own ~/.gitconfig)."""
-    (student,) = students(1)
-    student.record_requests()
+def stalled_clones(student: Student, upstream: Upstream, tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of the course repository whose clones, in the student's server, stall while the
+    returned file exists (git's pack-objects hook, from the student's own ~/.gitconfig)."""
     stall = tmp_path / "stall"
     stall.touch()
     hook = student.home / "stall-hook"
@@ -332,9 +342,18 @@ def test_nbgitpuller_busy_is_waited_for_and_retried_not_failed(
     hook.chmod(0o755)
     (student.home / ".gitconfig").write_text(f"[uploadpack]\n\tpackObjectsHook = {hook}\n")
     slow = tmp_path / "slow.git"
-    from tests.gitsync.conftest import git
-
     git("clone", "--quiet", "--bare", upstream.bare, slow)
+    return stall, slow
+
+
+def test_nbgitpuller_busy_is_waited_for_and_retried_not_failed(
+    server_app, students, upstream, tmp_path
+):
+    """Another git operation in the student's server holds nbgitpuller's lock (a clone that
+    stalls, made with git's pack-objects hook from the student's own ~/.gitconfig)."""
+    (student,) = students(1)
+    student.record_requests()
+    stall, slow = stalled_clones(student, upstream, tmp_path)
     start_all([student])
     admin = student.hub.admin()
     holder = threading.Thread(
@@ -366,6 +385,73 @@ def test_nbgitpuller_busy_is_waited_for_and_retried_not_failed(
     asked = [r for r in student.recorded() if "targetpath=hw1" in r["query"]]
     assert len(asked) >= 2  # busy at least once, then delivered
     assert (student.home / "hw1" / "README.md").exists()
+
+
+def worker_process(env: dict[str, str]) -> subprocess.Popen:
+    """`flask --app wsgi worker` on the same database, as a second worker process."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "worker"],
+        cwd=REPO,
+        env={"PATH": os.environ["PATH"], **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def test_two_assignments_to_one_student_go_through_their_server_one_at_a_time(
+    hub, students, upstream, tmp_path
+):
+    """nbgitpuller runs one git operation per server: the second delivery to a student waits
+    in the queue for the first, though another worker process (one delivery at a time each)
+    claimed it, and never meets nbgitpuller's lock."""
+    (student,) = students(1)
+    student.record_requests()
+    stall, slow = stalled_clones(student, upstream, tmp_path)
+    start_all([student])
+    env = server_env(hub, tmp_path / "data", HUBCLASS_SERVER_CONCURRENCY="1")
+    for app in _migrated(env):
+        with_delivery_only(app)
+        course = course_with(f"two{student.name[-7:]}", [student.name])
+        slow_one = assignment_of(course, upstream, repo_url=f"file://{slow}")
+        other = assignment_of(course, upstream, slug="hw2", title="Homework 2", target="hw2")
+        ids = [distribute(slow_one, who=None).id, distribute(other, who=None).id]
+        db.session.commit()
+        done = _one_after_the_other(app, env, student, stall, ids)
+        assert [d.state for d in done] == ["done", "done"], [d.error for d in done]
+    asked = [r["query"] for r in student.recorded()]
+    assert len(asked) == 2 and "targetpath=hw2" in asked[1], asked  # each once: never busy
+    assert (student.home / "hw2" / "README.md").exists()
+
+
+def _one_after_the_other(
+    app, env: dict[str, str], student: Student, stall: Path, ids: list[int]
+) -> list[Delivery]:
+    """Run the two distributions (the first stalled until `stall` goes) with a worker here and
+    one in another process; what became of the student's deliveries."""
+
+    def second_waits() -> bool:
+        row = deliveries(ids[1])[student.name]
+        return row.state == "queued" and row.waiting_for == worker.SERVER_BUSY
+
+    elsewhere = worker_process(env)
+    try:
+        with workers(app, 1):
+            eventually(lambda: student.recorded(), "the first delivery asks nbgitpuller", 60)
+            eventually(second_waits, "the second waits for the student's server", 30)
+            time.sleep(3)  # claimed again and again meanwhile, each time put back
+            (asked,) = student.recorded()
+            assert "targetpath=hw1" in asked["query"]
+            stall.unlink()
+            eventually(lambda: all(settled(i) for i in ids), "both ran", 120)
+    finally:
+        stall.unlink(missing_ok=True)
+        elsewhere.send_signal(signal.SIGTERM)
+        try:
+            elsewhere.wait(30)
+        except subprocess.TimeoutExpired:
+            elsewhere.kill()
+            elsewhere.wait()
+    return [deliveries(i)[student.name] for i in ids]
 
 
 def test_a_stream_that_ends_in_error_is_a_failed_delivery_with_nbgitpullers_message(
