@@ -405,7 +405,8 @@ def server_lease(username: str) -> str:
 
 
 class Workspaces:
-    """The workspace leases one batch holds; the heartbeat renews them with the claim."""
+    """The named leases one batch holds (folders, servers); the heartbeat renews them with the
+    claim."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
