@@ -26,14 +26,17 @@ from sqlalchemy import select
 
 from app.activity.models import HubUserState
 from app.activity.poller import poll_once
-from app.delivery import distribute, servers, worker
+from app.delivery import distribute, servers, words, worker
 from app.delivery.models import Delivery
 from app.extensions import db
 from app.hub import hub_client
+from app.hub.client import HubClient
 from demo.launch import RunningHub
 from tests.conftest import REPO, TEST_ACTIVITY_INTERVAL, _migrated, real_hub_env
+from tests.faultyhub import FaultyHub
 from tests.gitsync.conftest import Upstream, git
 from tests.hubusers import ensure_users
+from tests.jobs.together import run_together
 
 from .kit import (
     assignment_for,
@@ -469,6 +472,121 @@ def test_a_stream_that_ends_in_error_is_a_failed_delivery_with_nbgitpullers_mess
     assert done.report["error"]["code"] == "server_sync_failed"
     assert done.report["error"]["message"] in done.error
     assert mine.read_text() == "mine\n"  # nothing of the student's touched
+
+
+def test_a_folder_whose_origin_is_not_the_assignments_url_needs_attention_not_a_record(
+    server_app, students, upstream, tmp_path
+):
+    """nbgitpuller updates a folder from its own origin: once the assignment's URL changed,
+    that is the old repository, and the course's commit must not be recorded as given."""
+    (student,) = students(1)
+    start_all([student])
+    hw1 = assignment_for(f"url{student.name[-7:]}", upstream, [student])
+    assert run(server_app, distribute(hw1, who=None).id)[student.name].outcome == "cloned"
+    moved = Upstream(tmp_path / "moved")
+    moved.commit({"README.md": "# Homework 1, moved\n"}, "the course's new home")
+    hw1.repo_url = moved.url
+    db.session.commit()
+
+    # The old repository has nothing new: nbgitpuller fetches nothing and says up to date.
+    stale = run(server_app, distribute(hw1, who=None).id)[student.name]
+    assert stale.state == "attention" and stale.commit is None, (stale.state, stale.error)
+    assert stale.report["error"]["code"] == "server_origin_unknown"
+    assert "git remote -v" in stale.error
+    # The old repository moves on: nbgitpuller fetches and merges it, and git names it.
+    upstream.commit({"README.md": "# Homework 1, old home\n"}, "still pushed to the old one")
+    other = run(server_app, distribute(hw1, who=None).id)[student.name]
+    assert other.state == "attention" and other.commit is None, (other.state, other.error)
+    assert other.report["error"]["code"] == "server_other_origin"
+    assert str(upstream.bare.with_suffix("")) in other.error and moved.url in other.error
+    assert words.said(other.state, other.report, other.error) == (
+        "needs attention: the folder fetches from another repository than the assignment's"
+    )
+    assert (student.home / "hw1" / "README.md").read_text() == "# Homework 1, old home\n"
+
+
+def test_a_folder_without_git_inside_a_home_kept_in_git_needs_attention(
+    server_app, students, upstream, tmp_path
+):
+    """nbgitpuller takes a folder without its own .git for the repository around it (a home
+    kept in git), and says "Already up to date" of that one: nothing was delivered."""
+    (student,) = students(1)
+    dotfiles = Upstream(tmp_path / "dotfiles")
+    dotfiles.commit({".bashrc": "# mine\n"}, "my dotfiles")
+    git("init", "--quiet", "--initial-branch=main", student.home)
+    git("-C", student.home, "remote", "add", "origin", dotfiles.bare)
+    git("-C", student.home, "fetch", "--quiet", "origin")
+    git("-C", student.home, "checkout", "--quiet", "main")
+    mine = student.home / "hw1" / "my-notes.txt"
+    mine.parent.mkdir()
+    mine.write_text("mine\n")
+    start_all([student])
+    hw1 = assignment_for(f"enc{student.name[-7:]}", upstream, [student])
+    done = run(server_app, distribute(hw1, who=None).id)[student.name]
+    assert done.state == "attention" and done.commit is None, (done.state, done.error)
+    assert done.report["error"]["code"] == "server_not_a_clone"
+    assert "Already up to date." in done.report["output"]
+    assert words.said(done.state, done.report, done.error).startswith(
+        "needs attention: the folder is no clone of the course"
+    )
+    assert not (student.home / "hw1" / "README.md").exists() and mine.read_text() == "mine\n"
+
+
+# A student's server whose nbgitpuller URL sends the caller on, to another student's server.
+REDIRECTS = """
+from nbgitpuller.handlers import SyncHandler
+
+
+async def get(self):
+    self.redirect({target!r})
+
+
+SyncHandler.get = get
+"""
+
+
+def test_a_redirect_to_another_students_server_is_not_followed(server_app, students, upstream):
+    mallory, victor = students(2)
+    victor.record_requests()
+    mallory.configure(REDIRECTS.format(target=f"/user/{victor.name}/git-pull/api?repo=x"))
+    start_all([mallory, victor])
+    hw1 = assignment_for(f"rdr{mallory.name[-7:]}", upstream, [mallory])
+    done = run(server_app, distribute(hw1, who=None).id)[mallory.name]
+    assert done.state == "failed", (done.state, done.error)
+    assert done.error == servers.BAD_ANSWER.format(what="a redirect elsewhere")
+    assert victor.recorded() == []  # the delivery's token never reached another server
+
+
+def test_the_status_pages_check_makes_one_token_at_a_time_and_says_when_the_hub_is_silent(
+    server_app, hub, monkeypatch
+):
+    monkeypatch.setattr(servers, "_probes", {})
+    made = []
+    real = HubClient.create_token
+
+    def slowly(self, *args, **kwargs):  # a slow Hub: page loads come in meanwhile
+        made.append(args[0])
+        time.sleep(0.5)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(HubClient, "create_token", slowly)
+    found = []
+    run_together(
+        server_app,
+        [f"page{i}" for i in range(5)],
+        lambda _: found.append(servers.token_problem("hubclass-delivery")),
+    )
+    assert found == [None] * 5 and made == ["hubclass-delivery"]
+
+    monkeypatch.setattr(servers, "_probes", {})
+    with FaultyHub(hub.api_url, lambda n, method, path: "reset") as faulty:
+        server_app.extensions["hubclass.hub"] = HubClient(faulty.url, hub.service_token, retries=0)
+        try:
+            problem = servers.token_problem("hubclass-delivery")
+        finally:
+            server_app.extensions["hubclass.hub"] = HubClient(hub.api_url, hub.service_token)
+    assert problem is not None and problem.startswith("The Hub did not answer")
+    assert "refused" not in problem
 
 
 def test_a_delivery_does_not_count_as_the_students_activity(server_app, students, upstream, hub):
