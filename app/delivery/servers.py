@@ -5,8 +5,10 @@ The student controls their server (their `~/.jupyter` config runs in it and can 
 header), so the call never carries the service's token, which can create and delete users.
 Each call carries a token of the delivery account (HUBCLASS_DELIVERY_ACCOUNT) with only
 `access:servers!user=<student>`, made for this one delivery, expiring a minute after the
-delivery's timeout, revoked as soon as it ends. A token of the student's own would make the
-delivery look like the student working (the Hub counts a token's use as its owner's activity).
+delivery's timeout, revoked as soon as it ends (by a thread of the process, so the delivery's
+result does not wait for the Hub; those left at exit are revoked before it ends). A token of
+the student's own would make the delivery look like the student working (the Hub counts a
+token's use as its owner's activity).
 
 nbgitpuller's answer is an event stream: `data: {json}` lines whose `phase` is `syncing`,
 `finished` or `error` (with HTTP 200 even then, and an error may come twice); success is
@@ -30,6 +32,7 @@ only nbgitpuller's own fields are kept.
 
 from __future__ import annotations
 
+import atexit
 import http.cookiejar
 import json
 import logging
@@ -46,7 +49,7 @@ from flask import current_app
 from requests.adapters import HTTPAdapter
 
 from app.hub import HubError, hub_client
-from app.hub.client import HubUser, MintedToken
+from app.hub.client import HubClient, HubUser, MintedToken
 from app.text import printable
 
 from .job import SERVER, Context, Job, Result
@@ -353,10 +356,73 @@ def token_problem(account: str) -> str | None:
 
 
 def _revoke(token: MintedToken) -> None:
+    """Revoke the token soon, off the delivery's path (its result need not wait for the Hub)."""
+    REVOKER.put(hub_client(), token)
+
+
+def _revoke_now(client: HubClient, token: MintedToken) -> None:
     try:
-        hub_client().revoke_token(token)
+        client.revoke_token(token)
     except HubError as exc:  # it expires by itself soon; the delivery is not failed for it
         log.warning("The delivery token %s could not be revoked: %s", token.id, exc.message)
+    except Exception:  # the revoker's thread must go on with the others
+        log.exception("The delivery token %s could not be revoked", token.id)
+
+
+class Revoker:
+    """The tokens of ended deliveries, revoked one after another by a thread of this process as
+    soon as they are given; at exit, those left are revoked before the process ends (a token
+    must never outlive its delivery by more than the Hub takes to answer)."""
+
+    EXIT_SECONDS = 10.0  # how long the exit waits for the thread before revoking the rest itself
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._left: list[tuple[HubClient, MintedToken]] = []
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def put(self, client: HubClient, token: MintedToken) -> None:
+        with self._lock:
+            if not self._closed:
+                self._left.append((client, token))
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._run, name="hubclass-revoker", daemon=True
+                    )
+                    self._thread.start()
+                    atexit.register(self.close)
+                self._lock.notify()
+                return
+        _revoke_now(client, token)  # the process is ending: at once, here
+
+    def _next(self) -> tuple[HubClient, MintedToken] | None:
+        with self._lock:
+            while not self._left and not self._closed:
+                self._lock.wait()
+            return self._left.pop(0) if self._left else None
+
+    def _run(self) -> None:
+        while (given := self._next()) is not None:
+            _revoke_now(*given)
+
+    def close(self) -> None:
+        """Revoke what is left (the thread first, then this caller), and take no more."""
+        with self._lock:
+            self._closed = True
+            self._lock.notify_all()
+            thread = self._thread
+        if thread is not None:
+            thread.join(self.EXIT_SECONDS)
+        while (given := self._take()) is not None:
+            _revoke_now(*given)
+
+    def _take(self) -> tuple[HubClient, MintedToken] | None:
+        with self._lock:
+            return self._left.pop(0) if self._left else None
+
+
+REVOKER = Revoker()
 
 
 def _params(job: Job, mirror: Mirror) -> dict[str, str]:

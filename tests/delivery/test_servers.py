@@ -30,7 +30,7 @@ from app.delivery import distribute, servers, words, worker
 from app.delivery.models import Delivery
 from app.extensions import db
 from app.hub import hub_client
-from app.hub.client import HubClient
+from app.hub.client import HubClient, MintedToken
 from demo.launch import RunningHub
 from tests.conftest import REPO, TEST_ACTIVITY_INTERVAL, _migrated, real_hub_env
 from tests.faultyhub import FaultyHub
@@ -264,9 +264,10 @@ def test_the_token_a_server_sees_reaches_only_that_server_and_dies_with_the_deli
     scheme, token = seen["authorization"].split(" ", 1)
     assert scheme == "token" and token != hub.service_token
     as_token = {"Authorization": f"token {token}"}
-    # Revoked as the delivery ended: the Hub refuses it at once, and holds no token of the
-    # delivery account any more; the server, once its short cache of the Hub's answer expires.
-    assert requests.get(f"{hub.api_url}/user", headers=as_token).status_code == 403
+    # Revoked as the delivery ended (by the process's revoker, within moments): the Hub
+    # refuses it, and holds no token of the delivery account any more; the server, once its
+    # short cache of the Hub's answer expires.
+    eventually(lambda: not alive(hub, token), "the token is revoked", 10)
     left = hub.admin().get(f"{hub.api_url}/users/hubclass-delivery/tokens").json()
     assert not [t for t in left["api_tokens"] if recorder.name in (t.get("note") or "")]
     time.sleep(1.5)
@@ -274,6 +275,79 @@ def test_the_token_a_server_sees_reaches_only_that_server_and_dies_with_the_deli
         f"{hub.url}/user/{recorder.name}/api/status", headers=as_token, allow_redirects=False
     )
     assert own.status_code in (302, 403), own.status_code
+
+
+def alive(hub: RunningHub, token: str) -> bool:
+    """Whether the Hub still takes the token."""
+    answer = requests.get(f"{hub.api_url}/user", headers={"Authorization": f"token {token}"})
+    return answer.status_code == 200
+
+
+def delivery_token(hub: RunningHub) -> MintedToken:
+    client = HubClient(hub.api_url, hub.service_token)
+    scopes = ["access:servers!user=hubclass-delivery"]
+    return client.create_token("hubclass-delivery", scopes, expires_in=300, note="a test's")
+
+
+def slow_revoking(seconds: float):
+    """A Hub that takes `seconds` to answer each revocation (a fault), and forwards it."""
+    return lambda number, method, path: time.sleep(seconds) if method == "DELETE" else None
+
+
+def test_a_slow_revocation_does_not_hold_the_deliverys_result(server_app, students, upstream, hub):
+    (student,) = students(1)
+    start_all([student])
+    hw1 = assignment_for(f"rvk{student.name[-7:]}", upstream, [student])
+    with FaultyHub(hub.api_url, slow_revoking(15)) as faulty:
+        server_app.extensions["hubclass.hub"] = HubClient(faulty.url, hub.service_token)
+        try:
+            done = run(server_app, distribute(hw1, who=None).id)[student.name]
+            assert done.state == "done", done.error
+            assert (done.finished_at - done.started_at).total_seconds() < 10
+            eventually(lambda: "DELETE" in {m for m, _ in faulty.forwarded}, "revoked", 30)
+        finally:
+            server_app.extensions["hubclass.hub"] = HubClient(hub.api_url, hub.service_token)
+
+
+def test_tokens_left_to_revoke_at_exit_are_revoked_before_the_process_ends(hub, tmp_path):
+    """A process ends (its work done, or stopped) while its revoker has tokens to revoke."""
+    tokens = [delivery_token(hub) for _ in range(3)]
+    with FaultyHub(hub.api_url, slow_revoking(1)) as faulty:
+        script = (
+            "import sys\n"
+            "from app.delivery import servers\n"
+            "from app.hub.client import HubClient, MintedToken\n"
+            "client = HubClient(sys.argv[1], sys.argv[2])\n"
+            "for token_id, token in zip(sys.argv[3::2], sys.argv[4::2]):\n"
+            "    servers.REVOKER.put(client, MintedToken(token_id, token, 'hubclass-delivery'))\n"
+        )
+        given = [part for t in tokens for part in (t.id, t.token)]
+        subprocess.run(
+            [sys.executable, "-c", script, faulty.url, hub.service_token, *given],
+            cwd=REPO,
+            env={"PATH": os.environ["PATH"]},
+            check=True,
+            timeout=60,
+        )
+    assert [alive(hub, t.token) for t in tokens] == [False] * 3
+
+
+def test_a_failed_revocation_is_logged_and_the_others_still_revoked(hub, caplog):
+    kept, revoked = delivery_token(hub), delivery_token(hub)
+
+    def refusing(number: int, method: str, path: str):  # the Hub fails one revocation
+        return (500, {}, b"{}") if method == "DELETE" and path.endswith(f"/{kept.id}") else None
+
+    revoker = servers.Revoker()
+    with FaultyHub(hub.api_url, refusing) as faulty:
+        client = HubClient(faulty.url, hub.service_token, retries=0)
+        revoker.put(client, kept)
+        revoker.put(client, revoked)
+        eventually(lambda: not alive(hub, revoked.token), "the second is revoked", 10)
+        revoker.close()
+    assert alive(hub, kept.token)
+    assert f"The delivery token {kept.id} could not be revoked" in caplog.text
+    HubClient(hub.api_url, hub.service_token).revoke_token(kept)
 
 
 def test_while_it_lives_the_token_opens_that_server_only_then_expires(
