@@ -16,7 +16,8 @@ Each round, into a new folder per student (a first delivery: nbgitpuller clones,
             stream to its end; L = the whole loop;
   hubclass: ``distribute()`` to the course, then the worker loop; W = from just before
             ``distribute()`` until the last delivery's result is recorded (the Hub lookups,
-            each delivery's token made and revoked, the mirror, the records all inside).
+            each delivery's token made, the mirror, the records all inside; its revocation is
+            a thread's beside).
   speed-up = L / W: goal >= 4x (2 cores).
   bare:     the servers' own work at Hubclass's concurrency: the same calls, P at a time, with
             one admin token and nothing else; B = its wall time.
@@ -300,7 +301,7 @@ def main() -> int:
     print(
         f"a delivery's own time in its slot: mean {slot_ms:.0f} ms, median "
         f"{statistics.median(best['own']) * 1000:.0f}, max {max(best['own']) * 1000:.0f} (the "
-        "Hub lookup, its token made and revoked, the mirror, the record: overlapped by the "
+        "Hub lookup, its token made, the mirror, the record: overlapped by the "
         "other slots)"
     )
     ok = speedup >= GOAL_SPEEDUP and own_ms < GOAL_OWN_MS

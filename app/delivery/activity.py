@@ -5,7 +5,7 @@ A delivery through a student's server passes the Hub's proxy, and the Hub counts
 activity as the user's; its time falls between the delivery's start and end. Deliveries still
 running count too, whatever their way (known once they end; their start is written then too),
 unless HUBCLASS_DELIVERY is home here: the Hub may read the proxy mid-delivery, and a running
-one started at most its timeout ago.
+one started at most its timeout ago and runs until its claim's lease runs out, at the latest.
 One query per poll in chunks of usernames, read by (username, finished_at).
 """
 
@@ -42,17 +42,24 @@ def sent_by_deliveries(changed: Mapping[str, datetime]) -> set[str]:
     names = list(changed)
     through_servers = and_(Delivery.way == SERVER, Delivery.finished_at >= earliest)
     if maybe_servers:
-        through_servers = or_(through_servers, Delivery.state == State.CLAIMED)
+        # A running one counts while its claim's lease lives (its worker renews it): a row
+        # whose worker died stops hiding the student's activity when its lease ran out.
+        running = and_(Delivery.state == State.CLAIMED, Delivery.lease_expires >= earliest)
+        through_servers = or_(through_servers, running)
     for start in range(0, len(names), CHUNK):
         rows = db.session.execute(
-            select(Delivery.username, Delivery.started_at, Delivery.finished_at).where(
-                Delivery.username.in_(names[start : start + CHUNK]),
-                through_servers,
-            )
+            select(
+                Delivery.username,
+                Delivery.started_at,
+                Delivery.finished_at,
+                Delivery.lease_expires,
+            ).where(Delivery.username.in_(names[start : start + CHUNK]), through_servers)
         )
-        for username, started_at, finished_at in rows:
-            began = started_at if finished_at and started_at else now - longest
-            ended = finished_at or now
+        for username, started_at, finished_at, lease_expires in rows:
+            if finished_at and started_at:
+                began, ended = started_at, finished_at
+            else:
+                began, ended = now - longest, min(now, lease_expires or now)
             if began - SLACK <= changed[username] <= ended + SLACK:
                 found.add(username)
     return found

@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from flask.config import Config
 
@@ -13,7 +13,7 @@ from .models import SYNC
 from .states import State
 from .ways import HOME, SERVER, Ways, ways_of
 
-__all__ = ["HOME", "HOMES_ONLY", "SERVER", "Context", "Job", "Perform", "Result"]
+__all__ = ["HOME", "HOMES_ONLY", "SERVER", "Context", "Job", "Leases", "Perform", "Result"]
 
 # What a Context made without settings may do: homes only (tests and old callers).
 HOMES_ONLY = Ways(homes=True, servers=False)
@@ -46,6 +46,14 @@ class Job:
     course_copy: bool = False
 
 
+class Leases(Protocol):
+    """Named leases a running delivery may take, renewed with its claim (worker.Workspaces)."""
+
+    def take(self, name: str) -> bool: ...
+
+    def give_back(self, name: str) -> None: ...
+
+
 @dataclass(frozen=True)
 class Context:
     """The settings a delivery runs with, read from the app's config by the claiming thread."""
@@ -63,6 +71,8 @@ class Context:
     base_url: str = "/"
     # The Hub account whose short-lived tokens deliveries through servers carry.
     account: str = "hubclass-delivery"
+    # The leases of the batch running the delivery (given by the worker for each delivery).
+    leases: Leases | None = field(default=None, compare=False)
 
     def engine_options(self) -> dict[str, Any]:
         """What every sync of the engine is given."""

@@ -5,8 +5,10 @@ The student controls their server (their `~/.jupyter` config runs in it and can 
 header), so the call never carries the service's token, which can create and delete users.
 Each call carries a token of the delivery account (HUBCLASS_DELIVERY_ACCOUNT) with only
 `access:servers!user=<student>`, made for this one delivery, expiring a minute after the
-delivery's timeout, revoked as soon as it ends. A token of the student's own would make the
-delivery look like the student working (the Hub counts a token's use as its owner's activity).
+delivery's timeout, revoked as soon as it ends (by a thread of the process, so the delivery's
+result does not wait for the Hub; those left at exit are revoked before it ends). A token of
+the student's own would make the delivery look like the student working (the Hub counts a
+token's use as its owner's activity).
 
 nbgitpuller's answer is an event stream: `data: {json}` lines whose `phase` is `syncing`,
 `finished` or `error` (with HTTP 200 even then, and an error may come twice); success is
@@ -16,13 +18,21 @@ judged from the stream. Facts respected (nbgitpuller's handlers.py and pull.py):
   running": the call is repeated with a growing pause, not failed;
 - `targetpath` accepts absolute paths and `..`: only the assignment's validated folder name
   is sent;
-- a stopped server: the delivery waits (the Hub answers 424, older Hubs 503).
+- a stopped server: the delivery waits (the Hub answers 424, older Hubs 503; a redirect is
+  followed only to this student's server on the proxy's origin);
+- a clone is of the URL sent, but an update fetches the folder's own `origin` and merges its
+  branch, and a folder without its own .git is taken for the git repository around it (the
+  student's home may be one): the course's commit is recorded only when what nbgitpuller said
+  shows the folder got it (a clone, a fetch from the assignment's repository, a fast-forward
+  to that commit, or "up to date" where the student was given that commit before); otherwise
+  the delivery needs attention.
 The server is the student's: what it answers is read with caps on lines, bytes and time, and
 only nbgitpuller's own fields are kept.
 """
 
 from __future__ import annotations
 
+import atexit
 import http.cookiejar
 import json
 import logging
@@ -32,14 +42,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit
 
 import requests
 from flask import current_app
 from requests.adapters import HTTPAdapter
 
 from app.hub import HubError, hub_client
-from app.hub.client import HubUser, MintedToken
+from app.hub.client import HubClient, HubUser, MintedToken
 from app.text import printable
 
 from .job import SERVER, Context, Job, Result
@@ -74,6 +84,10 @@ READ_BYTES = 64 << 10
 MAX_REDIRECTS = 3
 # nbgitpuller's own words for a file of the student's it renamed out of the course's way.
 RENAMED = re.compile(r"^Renamed (.+) to (.+) to avoid conflict with upstream$")
+# git's words in what nbgitpuller runs (it sets LANG=C): whence `git fetch` fetched, and the
+# commit `git merge` fast-forwarded the folder to.
+FETCHED_FROM = re.compile(r"^From (\S+)$")
+FAST_FORWARD = re.compile(r"^Updating [0-9a-f]{4,40}\.\.([0-9a-f]{4,40})$")
 
 WAITING_FOR_SERVER = "waiting for the student's server to start"
 NEEDS_HOME_RESET = (
@@ -109,6 +123,24 @@ ENDED_EARLY = (
     "server stopped?): the folder may be half-updated by nbgitpuller. Distribute again."
 )
 TOO_SLOW = "nbgitpuller in the student's server did not finish in {seconds:g} s."
+OTHER_ORIGIN = (
+    "The student's {target} folder fetches from another repository ({origin}) than the "
+    "assignment's ({url}): nbgitpuller merged that one's changes, not the course's (was the "
+    "assignment's URL changed since the folder was cloned?). Have the student rename the "
+    "folder, then distribute again."
+)
+NOT_A_CLONE = (
+    "nbgitpuller found the student's {target} folder with no clone of the course in it (no "
+    ".git of its own: inside another git repository, such as a home kept in git, nbgitpuller "
+    "works on that one) and said it was already up to date: nothing was delivered. Have the "
+    "student rename the folder, then distribute again."
+)
+ORIGIN_UNKNOWN = (
+    "nbgitpuller fetched nothing new into the student's {target} folder, so Hubclass cannot "
+    "tell whether it holds the course's version {commit}: its origin may be another "
+    "repository (was the assignment's URL changed since the folder was cloned?). Check `git "
+    "remote -v` in that folder; a distribution after the course's next commit tells."
+)
 BUSY = (
     "nbgitpuller in the student's server was busy with another git operation all the while "
     "the delivery waited ({seconds:g} s): nothing was changed. Distribute again once it is free."
@@ -134,16 +166,28 @@ class Stream:
     cloned: bool = False
     unchanged: bool = False
     renamed: list[dict[str, str]] = field(default_factory=list)
+    # The command nbgitpuller said it runs ("$ git fetch"), whose output follows.
+    command: str = ""
+    fetched_from: str | None = None  # the folder's origin, as `git fetch` names it
+    fast_forward_to: str | None = None  # an abbreviated commit
 
     def note(self, text: str) -> None:
         for line in text.splitlines():
             line = line.rstrip()
             if not line:
                 continue
+            if line.startswith("$ "):
+                self.command = line
             if line.startswith("Cloning into"):
                 self.cloned = True
             if "Already up to date" in line:
                 self.unchanged = True
+            fetched = FETCHED_FROM.match(line)
+            if fetched and self.command == "$ git fetch" and self.fetched_from is None:
+                self.fetched_from = fetched.group(1)
+            forward = FAST_FORWARD.match(line)
+            if forward and " merge " in self.command:
+                self.fast_forward_to = forward.group(1)
             found = RENAMED.match(line)
             if found:
                 self.renamed.append({"from": found.group(1), "to": found.group(2)})
@@ -203,7 +247,7 @@ def deliver(
         return refused.result
     finally:
         _revoke(token)
-    return _result(stream, mirror)
+    return _result(stream, job, mirror)
 
 
 class ReadyServers:
@@ -275,38 +319,110 @@ def _mint(job: Job, context: Context) -> MintedToken:
 
 # The status page's check, kept this long (any instructor may load the page at will).
 PROBE_SECONDS = 60.0
+_probe_lock = threading.Lock()
 _probes: dict[str, tuple[float, str | None]] = {}
+PROBE_SILENT = (
+    "The Hub did not answer Hubclass's check that delivery tokens can be made for {account} "
+    "({why}): deliveries through students' servers wait until it does. Is the Hub running?"
+)
 
 
 def token_problem(account: str) -> str | None:
     """Whether the Hub makes delivery tokens for `account`: one reaching only the account's
     own server (it has none) is made and revoked at once. None if it works, else the Hub's
     answer with what to change. Remembered for a minute per process."""
-    now = time.monotonic()
-    remembered = _probes.get(account)
-    if remembered and now - remembered[0] < PROBE_SECONDS:
-        return remembered[1]
-    problem = None
-    try:
-        token = hub_client().create_token(
-            account,
-            [f"access:servers!user={account}"],
-            expires_in=60,
-            note="Hubclass: the status page's check that delivery tokens can be made",
-        )
-    except HubError as exc:
-        problem = MINT_REFUSED.format(account=account, why=printable(exc.message, 300))
-    else:
-        _revoke(token)
-    _probes[account] = (now, problem)
-    return problem
+    # One check at a time: page loads meanwhile wait for it, then read what it found.
+    with _probe_lock:
+        now = time.monotonic()
+        remembered = _probes.get(account)
+        if remembered and now - remembered[0] < PROBE_SECONDS:
+            return remembered[1]
+        problem = None
+        try:
+            token = hub_client().create_token(
+                account,
+                [f"access:servers!user={account}"],
+                expires_in=60,
+                note="Hubclass: the status page's check that delivery tokens can be made",
+            )
+        except HubError as exc:
+            why = printable(exc.message, 300)
+            said = PROBE_SILENT if exc.code in HUB_TRANSIENT else MINT_REFUSED
+            problem = said.format(account=account, why=why)
+        else:
+            _revoke(token)
+        _probes[account] = (time.monotonic(), problem)
+        return problem
 
 
 def _revoke(token: MintedToken) -> None:
+    """Revoke the token soon, off the delivery's path (its result need not wait for the Hub)."""
+    REVOKER.put(hub_client(), token)
+
+
+def _revoke_now(client: HubClient, token: MintedToken) -> None:
     try:
-        hub_client().revoke_token(token)
+        client.revoke_token(token)
     except HubError as exc:  # it expires by itself soon; the delivery is not failed for it
         log.warning("The delivery token %s could not be revoked: %s", token.id, exc.message)
+    except Exception:  # the revoker's thread must go on with the others
+        log.exception("The delivery token %s could not be revoked", token.id)
+
+
+class Revoker:
+    """The tokens of ended deliveries, revoked one after another by a thread of this process as
+    soon as they are given; at exit, those left are revoked before the process ends (a token
+    must never outlive its delivery by more than the Hub takes to answer)."""
+
+    EXIT_SECONDS = 10.0  # how long the exit waits for the thread before revoking the rest itself
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._left: list[tuple[HubClient, MintedToken]] = []
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def put(self, client: HubClient, token: MintedToken) -> None:
+        with self._lock:
+            if not self._closed:
+                self._left.append((client, token))
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._run, name="hubclass-revoker", daemon=True
+                    )
+                    self._thread.start()
+                    atexit.register(self.close)
+                self._lock.notify()
+                return
+        _revoke_now(client, token)  # the process is ending: at once, here
+
+    def _next(self) -> tuple[HubClient, MintedToken] | None:
+        with self._lock:
+            while not self._left and not self._closed:
+                self._lock.wait()
+            return self._left.pop(0) if self._left else None
+
+    def _run(self) -> None:
+        while (given := self._next()) is not None:
+            _revoke_now(*given)
+
+    def close(self) -> None:
+        """Revoke what is left (the thread first, then this caller), and take no more."""
+        with self._lock:
+            self._closed = True
+            self._lock.notify_all()
+            thread = self._thread
+        if thread is not None:
+            thread.join(self.EXIT_SECONDS)
+        while (given := self._take()) is not None:
+            _revoke_now(*given)
+
+    def _take(self) -> tuple[HubClient, MintedToken] | None:
+        with self._lock:
+            return self._left.pop(0) if self._left else None
+
+
+REVOKER = Revoker()
 
 
 def _params(job: Job, mirror: Mirror) -> dict[str, str]:
@@ -386,17 +502,30 @@ def _ask(
             ) from exc
         with response:
             if response.is_redirect:
-                # Followed only on the proxy's own origin (the Hub sends /user/ to /hub/user/
-                # for a server that is not running): the token goes nowhere else.
+                # Followed only to this student's server on the proxy's own origin (the Hub
+                # sends /user/<name>/ to /hub/user/<name>/ for a server that is not running):
+                # the token goes nowhere else, not even to the Hub's API.
                 target = urljoin(url, response.headers.get("Location", ""))
                 moved = urlsplit(target)
-                if (moved.scheme, moved.netloc) != (origin.scheme, origin.netloc):
+                if (moved.scheme, moved.netloc) != (origin.scheme, origin.netloc) or not (
+                    _in_server(moved.path, job.username, context.base_url)
+                ):
                     elsewhere = BAD_ANSWER.format(what="a redirect elsewhere")
                     raise Refused(_failed("server_bad_answer", elsewhere))
                 url, params = target, None
                 continue
             return _read(response, job, deadline, context)
     raise Refused(_failed("server_bad_answer", BAD_ANSWER.format(what="redirect after redirect")))
+
+
+def _in_server(path: str, username: str, base_url: str) -> bool:
+    """Whether a path is under the student's server, `<base>user/<name>/` or
+    `<base>hub/user/<name>/`, with no `.` or `..` step (encoded or not) out of it."""
+    if {".", ".."} & set(unquote(path).split("/")):
+        return False
+    base = base_url.rstrip("/")
+    name = quote(username, safe="@~")  # as the Hub writes it in its URLs
+    return any(path.startswith(f"{base}{under}/{name}/") for under in ("/user", "/hub/user"))
 
 
 def _read(response: requests.Response, job: Job, deadline: float, context: Context) -> Stream:
@@ -504,16 +633,55 @@ def _unless_stopped(job: Job, otherwise: Result) -> Result:
     return otherwise
 
 
-def _result(stream: Stream, mirror: Mirror) -> Result:
+def _result(stream: Stream, job: Job, mirror: Mirror) -> Result:
     if stream.error:
         # The report keeps nbgitpuller's own words (the table shows their first clause).
         said = {"code": "server_sync_failed", "message": stream.error}
         message = f"nbgitpuller in the student's server: {stream.error}"
         report = _report("failed", stream, said)
         return Result(State.FAILED, "failed", None, report, message, way=SERVER)
+    unknown = _not_the_courses(stream, job, mirror)
+    if unknown is not None:
+        return unknown
     outcome = "cloned" if stream.cloned else "unchanged" if stream.unchanged else "updated"
     report = _report(outcome, stream, None, after=mirror.commit)
     return Result(State.DONE, outcome, mirror.commit, report, branch=mirror.branch, way=SERVER)
+
+
+def _not_the_courses(stream: Stream, job: Job, mirror: Mirror) -> Result | None:
+    """None when what nbgitpuller said shows the folder got the course's commit; else the
+    delivery needs attention (the commit recorded would be a guess)."""
+    if stream.cloned:  # a clone is of the assignment's URL itself
+        return None
+    if stream.fetched_from is not None:
+        if _same_repository(stream.fetched_from, job.url):
+            return None
+        origin = printable(stream.fetched_from, 200)
+        message = OTHER_ORIGIN.format(target=job.target, origin=origin, url=job.url)
+        return _attention("server_other_origin", message, stream)
+    # Nothing fetched: the folder's origin is not named; only its commit can tell.
+    commit = mirror.commit or ""
+    if stream.fast_forward_to is not None and commit.startswith(stream.fast_forward_to):
+        return None
+    if stream.unchanged and stream.fast_forward_to is None:
+        if job.given == commit:
+            return None  # it had this commit, and nothing came since
+        if job.given is None:
+            return _attention("server_not_a_clone", NOT_A_CLONE.format(target=job.target), stream)
+    message = ORIGIN_UNKNOWN.format(target=job.target, commit=commit[:12])
+    return _attention("server_origin_unknown", message, stream)
+
+
+def _same_repository(said: str, url: str) -> bool:
+    """Whether git's name of a remote (credentials and a trailing `.git` left out) is `url`."""
+    return _plain(said) == _plain(url)
+
+
+def _plain(url: str) -> str:
+    parts = urlsplit(url.strip())
+    if parts.scheme and parts.netloc:
+        url = f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}{parts.path}"
+    return url.rstrip("/").removesuffix(".git").rstrip("/")
 
 
 def _report(
@@ -541,7 +709,10 @@ def _failed(code: str, message: str) -> Result:
     return Result(State.FAILED, "failed", None, report, message, way=SERVER)
 
 
-def _attention(code: str, message: str) -> Result:
-    report = {"outcome": "needs_attention", "error": {"code": code, "message": message}}
-    report["way"] = SERVER
+def _attention(code: str, message: str, stream: Stream | None = None) -> Result:
+    error = {"code": code, "message": message}
+    report: dict[str, Any] = {"outcome": "needs_attention"}
+    if stream is not None:  # what nbgitpuller said, for the student's delivery page
+        report = _report("needs_attention", stream, error)
+    report.update(error=error, way=SERVER)
     return Result(State.ATTENTION, "needs_attention", None, report, message, way=SERVER)

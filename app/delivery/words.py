@@ -56,6 +56,9 @@ ATTENTION_WORDS = {
     "other_repository": "the folder holds another repository than the assignment's",
     # Through the student's server (servers.py).
     "server_busy": "nbgitpuller in the student's server stayed busy with another git operation",
+    "server_other_origin": "the folder fetches from another repository than the assignment's",
+    "server_not_a_clone": "the folder is no clone of the course (nbgitpuller changed nothing)",
+    "server_origin_unknown": "nbgitpuller fetched nothing: the folder may hold another repository",
 }
 # Which git operation a folder is in the middle of (the engine names the marker it found).
 IN_PROGRESS_WORDS = {

@@ -8,7 +8,8 @@ that dies stops renewing, so its deliveries go back to the queue when the lease 
 another worker runs them again (a sync is idempotent). Every result is written only while the
 claim still holds the row, so a worker that lost its lease never overwrites another's. One
 named lease per workspace (home + target folder) keeps two deliveries from running in one
-folder at once: the second goes back to the queue.
+folder at once, and one per student's server keeps two deliveries through it from meeting
+nbgitpuller's lock (one git operation per server): the second goes back to the queue.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ IDLE_SECONDS = 1.0
 BATCH_SECONDS = 30.0
 # Why a delivery went back to the queue (its `waiting_for`, as the instructor reads it).
 FOLDER_BUSY = "waiting for another delivery to the same folder"
+SERVER_BUSY = "waiting for another delivery through the student's server"
 BUSY = (
     "Another git operation held the folder (the student's own, or nbgitpuller) all the while "
     "the {what} waited: nothing was changed. {again} once it is free."
@@ -176,7 +178,16 @@ def through_server(job: Job, context: Context, waiting_for: str) -> Result:
         return replace(mirror, commit=mirror_commit(mirror.path, mirror.branch))
 
     size = int(current_app.config["HUBCLASS_SERVER_CONCURRENCY"])
-    result = servers.deliver(job, context, mirror_of, pool_size=size)
+    # nbgitpuller runs one git operation per server and answers "busy" to a second: two
+    # assignments to one student go one after the other, in any worker of any process.
+    lease = server_lease(job.username)
+    if context.leases is not None and not context.leases.take(lease):
+        return Result(State.QUEUED, waiting_for=SERVER_BUSY)
+    try:
+        result = servers.deliver(job, context, mirror_of, pool_size=size)
+    finally:
+        if context.leases is not None:
+            context.leases.give_back(lease)
     if context.ways.homes and (
         result.state == State.WAITING or result.report_code == "no_hub_account"
     ):
@@ -397,8 +408,14 @@ def folder_lease(username: str, target: str, home_template: str) -> str:
     return "workspace-" + hashlib.sha256(str(folder).encode()).hexdigest()[:40]
 
 
+def server_lease(username: str) -> str:
+    """The lease name of the student's server: one delivery at a time goes through it."""
+    return "server-" + hashlib.sha256(username.encode()).hexdigest()[:40]
+
+
 class Workspaces:
-    """The workspace leases one batch holds; the heartbeat renews them with the claim."""
+    """The named leases one batch holds (folders, servers); the heartbeat renews them with the
+    claim."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -434,7 +451,7 @@ def _run(claim: Claim, job: Job, context: Context, held: Workspaces, perform: Pe
     try:
         started = utcnow()
         try:
-            result = perform(job, context)
+            result = perform(job, replace(context, leases=held))
         except Exception:
             log.exception("Delivery %d to %r failed", job.id, job.username)
             result = Result(

@@ -2,7 +2,8 @@
 
 The real Hub case (a delivery through a running server, the student's last_activity unchanged
 on the dashboard) is in test_servers.py; these are the edges, on rows written as workers write
-them: only server deliveries, only within their time, running ones whatever their way.
+them: only server deliveries, only within their time, running ones whatever their way (while
+their claim's lease lives).
 """
 
 from __future__ import annotations
@@ -28,11 +29,14 @@ def _delivery(assignment, username: str, **fields) -> Delivery:
 
 def test_only_activity_within_a_server_delivery_or_a_running_one_is_left_out(app, upstream):
     now = utcnow()
-    hw1 = assignment_of(course_with("act", ["srv", "home", "late", "running", "queued"]), upstream)
+    names = ["srv", "home", "late", "running", "stale", "queued"]
+    hw1 = assignment_of(course_with("act", names), upstream)
     started, finished = now - timedelta(minutes=3), now - timedelta(minutes=2)
     for name, way in (("srv", "server"), ("home", "home"), ("late", "server")):
         _delivery(hw1, name, state="done", way=way, started_at=started, finished_at=finished)
-    _delivery(hw1, "running", state="claimed")
+    _delivery(hw1, "running", state="claimed", lease_expires=now + timedelta(seconds=50))
+    # Claimed by a worker that died an hour ago: nobody renewed its lease since.
+    _delivery(hw1, "stale", state="claimed", lease_expires=now - timedelta(hours=1))
     _delivery(hw1, "queued", state="queued")
     during = started + timedelta(seconds=20)
     changed = {
@@ -40,6 +44,7 @@ def test_only_activity_within_a_server_delivery_or_a_running_one_is_left_out(app
         "home": during,  # a home delivery passes no proxy: the student really worked
         "late": finished + SLACK + timedelta(seconds=1),  # the student, after it
         "running": now,  # a delivery runs now: its way is not known yet
+        "stale": now,  # the student: what that dead worker claimed runs no more
         "queued": now,  # nothing ran
         "nobody": now,  # no delivery at all
     }

@@ -10,7 +10,11 @@ the tests use one to record the headers a delivery sends, and one to leave nbgit
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,15 +26,28 @@ from sqlalchemy import select
 
 from app.activity.models import HubUserState
 from app.activity.poller import poll_once
-from app.delivery import distribute, servers
+from app.delivery import distribute, servers, words, worker
 from app.delivery.models import Delivery
 from app.extensions import db
 from app.hub import hub_client
+from app.hub.client import HubClient, MintedToken
 from demo.launch import RunningHub
-from tests.conftest import TEST_ACTIVITY_INTERVAL, _migrated, real_hub_env
+from tests.conftest import REPO, TEST_ACTIVITY_INTERVAL, _migrated, real_hub_env
+from tests.faultyhub import FaultyHub
+from tests.gitsync.conftest import Upstream, git
 from tests.hubusers import ensure_users
+from tests.jobs.together import run_together
 
-from .kit import assignment_for, eventually, settled, states, with_delivery_only, workers
+from .kit import (
+    assignment_for,
+    assignment_of,
+    course_with,
+    eventually,
+    settled,
+    states,
+    with_delivery_only,
+    workers,
+)
 from .test_pages import PREFIX, signed_in
 
 pytestmark = [pytest.mark.hub]
@@ -247,9 +264,10 @@ def test_the_token_a_server_sees_reaches_only_that_server_and_dies_with_the_deli
     scheme, token = seen["authorization"].split(" ", 1)
     assert scheme == "token" and token != hub.service_token
     as_token = {"Authorization": f"token {token}"}
-    # Revoked as the delivery ended: the Hub refuses it at once, and holds no token of the
-    # delivery account any more; the server, once its short cache of the Hub's answer expires.
-    assert requests.get(f"{hub.api_url}/user", headers=as_token).status_code == 403
+    # Revoked as the delivery ended (by the process's revoker, within moments): the Hub
+    # refuses it, and holds no token of the delivery account any more; the server, once its
+    # short cache of the Hub's answer expires.
+    eventually(lambda: not alive(hub, token), "the token is revoked", 10)
     left = hub.admin().get(f"{hub.api_url}/users/hubclass-delivery/tokens").json()
     assert not [t for t in left["api_tokens"] if recorder.name in (t.get("note") or "")]
     time.sleep(1.5)
@@ -257,6 +275,79 @@ def test_the_token_a_server_sees_reaches_only_that_server_and_dies_with_the_deli
         f"{hub.url}/user/{recorder.name}/api/status", headers=as_token, allow_redirects=False
     )
     assert own.status_code in (302, 403), own.status_code
+
+
+def alive(hub: RunningHub, token: str) -> bool:
+    """Whether the Hub still takes the token."""
+    answer = requests.get(f"{hub.api_url}/user", headers={"Authorization": f"token {token}"})
+    return answer.status_code == 200
+
+
+def delivery_token(hub: RunningHub) -> MintedToken:
+    client = HubClient(hub.api_url, hub.service_token)
+    scopes = ["access:servers!user=hubclass-delivery"]
+    return client.create_token("hubclass-delivery", scopes, expires_in=300, note="a test's")
+
+
+def slow_revoking(seconds: float):
+    """A Hub that takes `seconds` to answer each revocation (a fault), and forwards it."""
+    return lambda number, method, path: time.sleep(seconds) if method == "DELETE" else None
+
+
+def test_a_slow_revocation_does_not_hold_the_deliverys_result(server_app, students, upstream, hub):
+    (student,) = students(1)
+    start_all([student])
+    hw1 = assignment_for(f"rvk{student.name[-7:]}", upstream, [student])
+    with FaultyHub(hub.api_url, slow_revoking(15)) as faulty:
+        server_app.extensions["hubclass.hub"] = HubClient(faulty.url, hub.service_token)
+        try:
+            done = run(server_app, distribute(hw1, who=None).id)[student.name]
+            assert done.state == "done", done.error
+            assert (done.finished_at - done.started_at).total_seconds() < 10
+            eventually(lambda: "DELETE" in {m for m, _ in faulty.forwarded}, "revoked", 30)
+        finally:
+            server_app.extensions["hubclass.hub"] = HubClient(hub.api_url, hub.service_token)
+
+
+def test_tokens_left_to_revoke_at_exit_are_revoked_before_the_process_ends(hub, tmp_path):
+    """A process ends (its work done, or stopped) while its revoker has tokens to revoke."""
+    tokens = [delivery_token(hub) for _ in range(3)]
+    with FaultyHub(hub.api_url, slow_revoking(1)) as faulty:
+        script = (
+            "import sys\n"
+            "from app.delivery import servers\n"
+            "from app.hub.client import HubClient, MintedToken\n"
+            "client = HubClient(sys.argv[1], sys.argv[2])\n"
+            "for token_id, token in zip(sys.argv[3::2], sys.argv[4::2]):\n"
+            "    servers.REVOKER.put(client, MintedToken(token_id, token, 'hubclass-delivery'))\n"
+        )
+        given = [part for t in tokens for part in (t.id, t.token)]
+        subprocess.run(
+            [sys.executable, "-c", script, faulty.url, hub.service_token, *given],
+            cwd=REPO,
+            env={"PATH": os.environ["PATH"]},
+            check=True,
+            timeout=60,
+        )
+    assert [alive(hub, t.token) for t in tokens] == [False] * 3
+
+
+def test_a_failed_revocation_is_logged_and_the_others_still_revoked(hub, caplog):
+    kept, revoked = delivery_token(hub), delivery_token(hub)
+
+    def refusing(number: int, method: str, path: str):  # the Hub fails one revocation
+        return (500, {}, b"{}") if method == "DELETE" and path.endswith(f"/{kept.id}") else None
+
+    revoker = servers.Revoker()
+    with FaultyHub(hub.api_url, refusing) as faulty:
+        client = HubClient(faulty.url, hub.service_token, retries=0)
+        revoker.put(client, kept)
+        revoker.put(client, revoked)
+        eventually(lambda: not alive(hub, revoked.token), "the second is revoked", 10)
+        revoker.close()
+    assert alive(hub, kept.token)
+    assert f"The delivery token {kept.id} could not be revoked" in caplog.text
+    HubClient(hub.api_url, hub.service_token).revoke_token(kept)
 
 
 def test_while_it_lives_the_token_opens_that_server_only_then_expires(
@@ -321,13 +412,9 @@ def test_a_server_without_nbgitpuller_gets_the_clear_error(server_app, students,
     assert done.way == "server"
 
 
-def test_nbgitpuller_busy_is_waited_for_and_retried_not_failed(
-    server_app, students, upstream, tmp_path
-):
-    """Another git operation in the student's server holds nbgitpuller's lock (a clone that
-    stalls, made with git's pack-objects hook from the student's own ~/.gitconfig)."""
-    (student,) = students(1)
-    student.record_requests()
+def stalled_clones(student: Student, upstream: Upstream, tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of the course repository whose clones, in the student's server, stall while the
+    returned file exists (git's pack-objects hook, from the student's own ~/.gitconfig)."""
     stall = tmp_path / "stall"
     stall.touch()
     hook = student.home / "stall-hook"
@@ -338,9 +425,18 @@ def test_nbgitpuller_busy_is_waited_for_and_retried_not_failed(
     hook.chmod(0o755)
     (student.home / ".gitconfig").write_text(f"[uploadpack]\n\tpackObjectsHook = {hook}\n")
     slow = tmp_path / "slow.git"
-    from tests.gitsync.conftest import git
-
     git("clone", "--quiet", "--bare", upstream.bare, slow)
+    return stall, slow
+
+
+def test_nbgitpuller_busy_is_waited_for_and_retried_not_failed(
+    server_app, students, upstream, tmp_path
+):
+    """Another git operation in the student's server holds nbgitpuller's lock (a clone that
+    stalls, made with git's pack-objects hook from the student's own ~/.gitconfig)."""
+    (student,) = students(1)
+    student.record_requests()
+    stall, slow = stalled_clones(student, upstream, tmp_path)
     start_all([student])
     admin = student.hub.admin()
     holder = threading.Thread(
@@ -374,6 +470,73 @@ def test_nbgitpuller_busy_is_waited_for_and_retried_not_failed(
     assert (student.home / "hw1" / "README.md").exists()
 
 
+def worker_process(env: dict[str, str]) -> subprocess.Popen:
+    """`flask --app wsgi worker` on the same database, as a second worker process."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "worker"],
+        cwd=REPO,
+        env={"PATH": os.environ["PATH"], **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def test_two_assignments_to_one_student_go_through_their_server_one_at_a_time(
+    hub, students, upstream, tmp_path
+):
+    """nbgitpuller runs one git operation per server: the second delivery to a student waits
+    in the queue for the first, though another worker process (one delivery at a time each)
+    claimed it, and never meets nbgitpuller's lock."""
+    (student,) = students(1)
+    student.record_requests()
+    stall, slow = stalled_clones(student, upstream, tmp_path)
+    start_all([student])
+    env = server_env(hub, tmp_path / "data", HUBCLASS_SERVER_CONCURRENCY="1")
+    for app in _migrated(env):
+        with_delivery_only(app)
+        course = course_with(f"two{student.name[-7:]}", [student.name])
+        slow_one = assignment_of(course, upstream, repo_url=f"file://{slow}")
+        other = assignment_of(course, upstream, slug="hw2", title="Homework 2", target="hw2")
+        ids = [distribute(slow_one, who=None).id, distribute(other, who=None).id]
+        db.session.commit()
+        done = _one_after_the_other(app, env, student, stall, ids)
+        assert [d.state for d in done] == ["done", "done"], [d.error for d in done]
+    asked = [r["query"] for r in student.recorded()]
+    assert len(asked) == 2 and "targetpath=hw2" in asked[1], asked  # each once: never busy
+    assert (student.home / "hw2" / "README.md").exists()
+
+
+def _one_after_the_other(
+    app, env: dict[str, str], student: Student, stall: Path, ids: list[int]
+) -> list[Delivery]:
+    """Run the two distributions (the first stalled until `stall` goes) with a worker here and
+    one in another process; what became of the student's deliveries."""
+
+    def second_waits() -> bool:
+        row = deliveries(ids[1])[student.name]
+        return row.state == "queued" and row.waiting_for == worker.SERVER_BUSY
+
+    elsewhere = worker_process(env)
+    try:
+        with workers(app, 1):
+            eventually(lambda: student.recorded(), "the first delivery asks nbgitpuller", 60)
+            eventually(second_waits, "the second waits for the student's server", 30)
+            time.sleep(3)  # claimed again and again meanwhile, each time put back
+            (asked,) = student.recorded()
+            assert "targetpath=hw1" in asked["query"]
+            stall.unlink()
+            eventually(lambda: all(settled(i) for i in ids), "both ran", 120)
+    finally:
+        stall.unlink(missing_ok=True)
+        elsewhere.send_signal(signal.SIGTERM)
+        try:
+            elsewhere.wait(30)
+        except subprocess.TimeoutExpired:
+            elsewhere.kill()
+            elsewhere.wait()
+    return [deliveries(i)[student.name] for i in ids]
+
+
 def test_a_stream_that_ends_in_error_is_a_failed_delivery_with_nbgitpullers_message(
     server_app, students, upstream
 ):
@@ -389,6 +552,121 @@ def test_a_stream_that_ends_in_error_is_a_failed_delivery_with_nbgitpullers_mess
     assert done.report["error"]["code"] == "server_sync_failed"
     assert done.report["error"]["message"] in done.error
     assert mine.read_text() == "mine\n"  # nothing of the student's touched
+
+
+def test_a_folder_whose_origin_is_not_the_assignments_url_needs_attention_not_a_record(
+    server_app, students, upstream, tmp_path
+):
+    """nbgitpuller updates a folder from its own origin: once the assignment's URL changed,
+    that is the old repository, and the course's commit must not be recorded as given."""
+    (student,) = students(1)
+    start_all([student])
+    hw1 = assignment_for(f"url{student.name[-7:]}", upstream, [student])
+    assert run(server_app, distribute(hw1, who=None).id)[student.name].outcome == "cloned"
+    moved = Upstream(tmp_path / "moved")
+    moved.commit({"README.md": "# Homework 1, moved\n"}, "the course's new home")
+    hw1.repo_url = moved.url
+    db.session.commit()
+
+    # The old repository has nothing new: nbgitpuller fetches nothing and says up to date.
+    stale = run(server_app, distribute(hw1, who=None).id)[student.name]
+    assert stale.state == "attention" and stale.commit is None, (stale.state, stale.error)
+    assert stale.report["error"]["code"] == "server_origin_unknown"
+    assert "git remote -v" in stale.error
+    # The old repository moves on: nbgitpuller fetches and merges it, and git names it.
+    upstream.commit({"README.md": "# Homework 1, old home\n"}, "still pushed to the old one")
+    other = run(server_app, distribute(hw1, who=None).id)[student.name]
+    assert other.state == "attention" and other.commit is None, (other.state, other.error)
+    assert other.report["error"]["code"] == "server_other_origin"
+    assert str(upstream.bare.with_suffix("")) in other.error and moved.url in other.error
+    assert words.said(other.state, other.report, other.error) == (
+        "needs attention: the folder fetches from another repository than the assignment's"
+    )
+    assert (student.home / "hw1" / "README.md").read_text() == "# Homework 1, old home\n"
+
+
+def test_a_folder_without_git_inside_a_home_kept_in_git_needs_attention(
+    server_app, students, upstream, tmp_path
+):
+    """nbgitpuller takes a folder without its own .git for the repository around it (a home
+    kept in git), and says "Already up to date" of that one: nothing was delivered."""
+    (student,) = students(1)
+    dotfiles = Upstream(tmp_path / "dotfiles")
+    dotfiles.commit({".bashrc": "# mine\n"}, "my dotfiles")
+    git("init", "--quiet", "--initial-branch=main", student.home)
+    git("-C", student.home, "remote", "add", "origin", dotfiles.bare)
+    git("-C", student.home, "fetch", "--quiet", "origin")
+    git("-C", student.home, "checkout", "--quiet", "main")
+    mine = student.home / "hw1" / "my-notes.txt"
+    mine.parent.mkdir()
+    mine.write_text("mine\n")
+    start_all([student])
+    hw1 = assignment_for(f"enc{student.name[-7:]}", upstream, [student])
+    done = run(server_app, distribute(hw1, who=None).id)[student.name]
+    assert done.state == "attention" and done.commit is None, (done.state, done.error)
+    assert done.report["error"]["code"] == "server_not_a_clone"
+    assert "Already up to date." in done.report["output"]
+    assert words.said(done.state, done.report, done.error).startswith(
+        "needs attention: the folder is no clone of the course"
+    )
+    assert not (student.home / "hw1" / "README.md").exists() and mine.read_text() == "mine\n"
+
+
+# A student's server whose nbgitpuller URL sends the caller on, to another student's server.
+REDIRECTS = """
+from nbgitpuller.handlers import SyncHandler
+
+
+async def get(self):
+    self.redirect({target!r})
+
+
+SyncHandler.get = get
+"""
+
+
+def test_a_redirect_to_another_students_server_is_not_followed(server_app, students, upstream):
+    mallory, victor = students(2)
+    victor.record_requests()
+    mallory.configure(REDIRECTS.format(target=f"/user/{victor.name}/git-pull/api?repo=x"))
+    start_all([mallory, victor])
+    hw1 = assignment_for(f"rdr{mallory.name[-7:]}", upstream, [mallory])
+    done = run(server_app, distribute(hw1, who=None).id)[mallory.name]
+    assert done.state == "failed", (done.state, done.error)
+    assert done.error == servers.BAD_ANSWER.format(what="a redirect elsewhere")
+    assert victor.recorded() == []  # the delivery's token never reached another server
+
+
+def test_the_status_pages_check_makes_one_token_at_a_time_and_says_when_the_hub_is_silent(
+    server_app, hub, monkeypatch
+):
+    monkeypatch.setattr(servers, "_probes", {})
+    made = []
+    real = HubClient.create_token
+
+    def slowly(self, *args, **kwargs):  # a slow Hub: page loads come in meanwhile
+        made.append(args[0])
+        time.sleep(0.5)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(HubClient, "create_token", slowly)
+    found = []
+    run_together(
+        server_app,
+        [f"page{i}" for i in range(5)],
+        lambda _: found.append(servers.token_problem("hubclass-delivery")),
+    )
+    assert found == [None] * 5 and made == ["hubclass-delivery"]
+
+    monkeypatch.setattr(servers, "_probes", {})
+    with FaultyHub(hub.api_url, lambda n, method, path: "reset") as faulty:
+        server_app.extensions["hubclass.hub"] = HubClient(faulty.url, hub.service_token, retries=0)
+        try:
+            problem = servers.token_problem("hubclass-delivery")
+        finally:
+            server_app.extensions["hubclass.hub"] = HubClient(hub.api_url, hub.service_token)
+    assert problem is not None and problem.startswith("The Hub did not answer")
+    assert "refused" not in problem
 
 
 def test_a_delivery_does_not_count_as_the_students_activity(server_app, students, upstream, hub):
