@@ -67,7 +67,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 
 from app.gitsync import ensure_mirror, notebooks, start_fork_server, stop_fork_server, sync
 from app.gitsync.asuser import STUDENT_UMASK, become
-from app.gitsync.engine import COMMIT_MESSAGE, IDENTITY, MERGE_MESSAGE
+from app.gitsync.engine import COMMIT_MESSAGE, IDENTITY, MERGE_ARGS
 from app.gitsync.missed import examine
 from app.gitsync.runner import Git
 from bench.sync import run, start_daemon
@@ -375,22 +375,7 @@ def identity() -> list[str]:
 def plain_merge(git: Git, target: str) -> None:
     """The engine's merge of a course update (Engine.update: commit_all, then merge)."""
     git.run(*identity(), "commit", "--quiet", "--all", "--no-verify", "-m", COMMIT_MESSAGE)
-    git.run(
-        *identity(),
-        "merge",
-        "--quiet",
-        "--no-stat",
-        "--no-edit",
-        "--no-verify",
-        "--no-autostash",
-        "--no-overwrite-ignore",
-        "--no-verify-signatures",
-        "--ff",
-        "-Xours",
-        "-m",
-        MERGE_MESSAGE,
-        target,
-    )
+    git.run(*identity(), *MERGE_ARGS, target)
 
 
 def analysis(git: Git, target: str, paths: list[str], folder: Path, profile: Any) -> list:

@@ -43,6 +43,22 @@ from .urls import same_repository, shown_url, url_scheme
 IDENTITY = ("user.name=Hubclass", "user.email=hubclass@localhost")
 COMMIT_MESSAGE = "Hubclass: keep local changes before merging the course update"
 MERGE_MESSAGE = "Hubclass: merge the course update"
+# `git merge` as the engine runs it (nbgitpuller's -Xours: the student's lines win a clash);
+# bench/sync_report.py times the same command as its baseline.
+MERGE_ARGS = (
+    "merge",
+    "--quiet",
+    "--no-stat",
+    "--no-edit",
+    "--no-verify",
+    "--no-autostash",
+    "--no-overwrite-ignore",
+    "--no-verify-signatures",
+    "--ff",
+    "-Xours",
+    "-m",
+    MERGE_MESSAGE,
+)
 POLICIES = ("needs_attention", "backup")
 # How long to wait for another sync of the same folder, or for a git command that is running in
 # the student's own server (nbgitpuller), before giving up on this attempt.
@@ -825,23 +841,7 @@ class WorkspaceSync:
         return [arg for item in IDENTITY for arg in ("-c", item)]
 
     def merge(self, target: str, restored: list[str]) -> None:
-        result = self.git.run(
-            *self.identity(),
-            "merge",
-            "--quiet",
-            "--no-stat",
-            "--no-edit",
-            "--no-verify",
-            "--no-autostash",
-            "--no-overwrite-ignore",
-            "--no-verify-signatures",
-            "--ff",
-            "-Xours",
-            "-m",
-            MERGE_MESSAGE,
-            target,
-            ok=(0, 1),
-        )
+        result = self.git.run(*self.identity(), *MERGE_ARGS, target, ok=(0, 1))
         if result.returncode == 0:
             return
         if not os.path.exists(self.git_dir / "MERGE_HEAD"):

@@ -115,8 +115,8 @@ def _text(
                     "what": "lines",
                     "start": hunk.course_start + 1,
                     "end": hunk.course_end,
-                    "before": notebooks._snippet(old[hunk.base_start : hunk.base_end]),
-                    "after": notebooks._snippet(new[hunk.course_start : hunk.course_end]),
+                    "before": notebooks.snippet(old[hunk.base_start : hunk.base_end]),
+                    "after": notebooks.snippet(new[hunk.course_start : hunk.course_end]),
                 }
             )
         else:
@@ -124,7 +124,7 @@ def _text(
                 {
                     "what": "lines_removed",
                     "after_line": hunk.course_start,
-                    "before": notebooks._snippet(old[hunk.base_start : hunk.base_end]),
+                    "before": notebooks.snippet(old[hunk.base_start : hunk.base_end]),
                 }
             )
     return _entry(path, changes)

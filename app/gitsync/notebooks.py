@@ -352,14 +352,14 @@ def _cell_change(number: int, base: Cell, course: Cell, final: Cell) -> dict[str
         "cell_edited",
         number,
         course,
-        before=_snippet(old[hunk.base_start : hunk.base_end]),
-        after=_snippet(new[hunk.course_start : hunk.course_end]),
+        before=snippet(old[hunk.base_start : hunk.base_end]),
+        after=snippet(new[hunk.course_start : hunk.course_end]),
     )
 
 
 def _shown_keys(keys: list[str]) -> list[str]:
     """Keys as the report names them: a few, each cut (they come from the student's .git)."""
-    shown = [_snippet([str(key)]) for key in keys[:MAX_KEYS_SHOWN]]
+    shown = [snippet([str(key)]) for key in keys[:MAX_KEYS_SHOWN]]
     return shown + ([f"{len(keys) - MAX_KEYS_SHOWN} more"] if len(keys) > MAX_KEYS_SHOWN else [])
 
 
@@ -415,10 +415,10 @@ def _source(cell: Cell) -> str:
 
 
 def _first_line(cell: Cell) -> str:
-    return _snippet(lines_of(_source(cell)))
+    return snippet(lines_of(_source(cell)))
 
 
-def _snippet(lines: list[str]) -> str:
+def snippet(lines: list[str]) -> str:
     """The first line with text, cut to SNIPPET_CHARS; "…" says there is more."""
     shown = [line.strip() for line in lines if line.strip()]
     if not shown:
