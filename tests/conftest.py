@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,9 @@ TEST_AUTH_CACHE_SECONDS = 2
 # The service polls the Hub this often in the test Hub (60 s in production).
 TEST_POLL_SECONDS = 2
 TEST_ACTIVITY_INTERVAL = 2
+# The JupyterHub the suite starts: 6.x by `make test`, 5.x by `make test-hub5` (its own venv).
+HUB_VERSION = metadata.version("jupyterhub")
+HUB_MAJOR = int(HUB_VERSION.split(".")[0])
 
 
 @pytest.fixture(scope="session")
