@@ -23,7 +23,13 @@ c.JupyterHub.public_url = f"http://127.0.0.1:{port}"
 c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{hub_port}"
 c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{proxy_api_port}"
 # The pure-Python port of configurable-http-proxy, installed in the same venv (no npm needed).
-c.ConfigurableHTTPProxy.command = [str(venv_bin / "configurable-http-proxy")]
+# Its requests to a target time out after tornado's default of 20 s unless told (the node proxy
+# has no limit): a large roster apply answered through it would end in a 503 under load.
+c.ConfigurableHTTPProxy.command = [
+    str(venv_bin / "configurable-http-proxy"),
+    "--proxy-timeout",
+    str(300_000),  # ms
+]
 c.JupyterHub.db_url = f"sqlite:///{state / 'jupyterhub.sqlite'}"
 c.JupyterHub.cookie_secret_file = str(state / "jupyterhub_cookie_secret")
 c.JupyterHub.pid_file = str(state / "jupyterhub.pid")
