@@ -13,6 +13,8 @@ ACTIONS = {
     "distribution.start": "assignment distributed",
     "distribution.retry": "failed deliveries retried",
     "delivery.reset": "a student's files reset",
+    # The deliveries that were running when the backup was taken run again.
+    "service.restore": "database restored from a backup",
 }
 
 
