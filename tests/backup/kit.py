@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +15,7 @@ from flask_migrate import upgrade
 from app import create_app
 from app.config import from_env
 from app.extensions import db
-from tests.conftest import REPO, run_flask
+from tests.conftest import run_flask
 
 
 @contextmanager
@@ -37,17 +36,6 @@ def app_on(env: dict[str, str], *, migrated: bool = True) -> Iterator[Flask]:
 def flask(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     """`flask --app wsgi ARGS` as the admin runs it, in a shell with only `env`."""
     return run_flask({"PATH": os.environ["PATH"], **env}, *args)
-
-
-def worker(env: dict[str, str]) -> subprocess.Popen:
-    """`flask --app wsgi worker`, as the admin runs it beside the web process."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "worker"],
-        cwd=REPO,
-        env={"PATH": os.environ["PATH"], **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
 
 
 def home_state(home: Path) -> dict[str, object]:

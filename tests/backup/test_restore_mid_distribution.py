@@ -18,8 +18,16 @@ from app.delivery.models import Delivery
 from app.delivery.states import State
 from app.extensions import db
 from app.jobs.models import Lease
-from tests.backup.kit import app_on, flask, home_state, worker
-from tests.delivery.kit import assignment_for, eventually, leftovers, make_homes, owners, states
+from tests.backup.kit import app_on, flask, home_state
+from tests.delivery.kit import (
+    assignment_for,
+    eventually,
+    leftovers,
+    make_homes,
+    owners,
+    states,
+    worker_process,
+)
 from tests.gitsync.conftest import repo_git
 
 pytestmark = [pytest.mark.hub, pytest.mark.root]
@@ -56,7 +64,7 @@ def test_a_backup_taken_mid_distribution_restores_and_the_service_resumes_delive
         hw1 = assignment_for("backup", upstream, students)
         distribution_id = distribute(hw1, who=None).id
         db.session.commit()
-        first = worker(old)
+        first = worker_process(old)
         try:
             eventually(
                 lambda: (now := states(distribution_id))["done"] >= 3 and now["claimed"] > 0,
@@ -107,7 +115,7 @@ def test_a_backup_taken_mid_distribution_restores_and_the_service_resumes_delive
         assert db.session.scalar(select(func.count()).select_from(Lease)) == 0
         attempts = db.session.scalars(select(Delivery.attempts)).all()
         assert set(attempts) <= {0, 1}  # the old run's claims do not count against a delivery
-        again = worker(new)
+        again = worker_process(new)
         try:
             eventually(lambda: settled(distribution_id), "the restored run finished", 180)
         finally:

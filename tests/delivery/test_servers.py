@@ -46,6 +46,7 @@ from .kit import (
     settled,
     states,
     with_delivery_only,
+    worker_process,
     workers,
 )
 from .test_pages import PREFIX, signed_in
@@ -468,17 +469,6 @@ def test_nbgitpuller_busy_is_waited_for_and_retried_not_failed(
     asked = [r for r in student.recorded() if "targetpath=hw1" in r["query"]]
     assert len(asked) >= 2  # busy at least once, then delivered
     assert (student.home / "hw1" / "README.md").exists()
-
-
-def worker_process(env: dict[str, str]) -> subprocess.Popen:
-    """`flask --app wsgi worker` on the same database, as a second worker process."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "worker"],
-        cwd=REPO,
-        env={"PATH": os.environ["PATH"], **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
 
 
 def test_two_assignments_to_one_student_go_through_their_server_one_at_a_time(
