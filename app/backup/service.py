@@ -28,6 +28,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
+from alembic.script import ScriptDirectory
+from alembic.script.revision import ResolutionError
+from alembic.util import CommandError
 from flask import current_app
 from flask_migrate import upgrade
 from sqlalchemy import func, inspect, select, text
@@ -208,6 +211,22 @@ def _read_manifest(archive: tarfile.TarFile) -> dict[str, Any]:
     return manifest
 
 
+def _known_revision(revision: str | None) -> None:
+    """Refuse a backup whose schema this Hubclass does not know (a newer one's): its database
+    could not be upgraded, nor read."""
+    if revision is None:
+        return
+    script = ScriptDirectory.from_config(current_app.extensions["migrate"].migrate.get_config())
+    try:
+        script.get_revision(revision)
+    except (CommandError, ResolutionError):
+        raise BackupError(
+            "backup_version",
+            f"This backup's schema ({revision}) is of a newer Hubclass than this one: restore "
+            "it with that version (or newer).",
+        ) from None
+
+
 def holdings() -> dict[str, int]:
     """The database's tables that hold data, with their row counts (empty: a fresh one)."""
     held = {}
@@ -291,6 +310,7 @@ def restore(src: Path, *, replace: bool = False) -> Restored:
                 f"This is a backup of a {manifest['database']} database, and this Hubclass "
                 f"uses {backend}: restore it into {manifest['database']}.",
             )
+        _known_revision(manifest.get("revision"))
         _refuse_unless_free(replace)
         copy = scratch / DATABASE_FILES[manifest["format"]]
         with copy.open("wb") as f:

@@ -4,6 +4,7 @@ PostgreSQL: 0600 whatever the umask, replaced whole, never over a database that 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import stat
@@ -146,3 +147,38 @@ def test_an_older_backup_is_upgraded_to_this_schema_when_restored(plain_env, tmp
         assert _slugs() == ["data100"]
         indexes = {index["name"] for index in inspect(db.engine).get_indexes("audit_event")}
         assert "ix_audit_event_action_id" in indexes
+
+
+def _rewritten(saved: Path, dest: Path, **manifest_changes) -> Path:
+    """A copy of the backup `saved` whose manifest says otherwise."""
+    with tarfile.open(saved, "r:gz") as source, tarfile.open(dest, "w:gz") as target:
+        for member in source.getmembers():
+            data = source.extractfile(member).read()
+            if member.name == "hubclass-backup.json":
+                data = json.dumps({**json.loads(data), **manifest_changes}).encode()
+            member.size = len(data)
+            target.addfile(member, io.BytesIO(data))
+    return dest
+
+
+def test_a_backup_of_a_newer_hubclass_or_no_backup_at_all_is_refused_before_anything_changes(
+    plain_env, tmp_path: Path
+):
+    env = plain_env("data")
+    with app_on(env):
+        _course("data100")
+    saved = tmp_path / "saved.tar.gz"
+    assert flask(env, "backup", str(saved)).returncode == 0
+    newer = _rewritten(saved, tmp_path / "newer.tar.gz", revision="0999")
+    not_one = tmp_path / "notes.txt"
+    not_one.write_text("not a backup\n")
+
+    fresh = plain_env("fresh")
+    refused = flask(fresh, "restore", str(newer))
+    assert refused.returncode == 1
+    assert "This backup's schema (0999) is of a newer Hubclass" in refused.stderr
+    refused = flask(fresh, "restore", str(not_one))
+    assert refused.returncode == 1
+    assert "is not a Hubclass backup" in refused.stderr
+    with app_on(fresh, migrated=False):
+        assert inspect(db.engine).get_table_names() == []  # nothing was loaded
