@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# Recorded by `flask restore` (app/backup), read by delivery: a delivery asked for before it
+# may have run after the backup was taken, with no record of that run left.
+RESTORE = "service.restore"
+
 # Each changes the Hub, a student's files, or who may do so. A new audit.record() action is
 # added here too (a test holds the call sites to this table).
 ACTIONS = {
@@ -14,7 +18,7 @@ ACTIONS = {
     "distribution.retry": "failed deliveries retried",
     "delivery.reset": "a student's files reset",
     # The deliveries that were running when the backup was taken run again.
-    "service.restore": "database restored from a backup",
+    RESTORE: "database restored from a backup",
 }
 
 

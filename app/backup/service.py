@@ -37,6 +37,7 @@ from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import URL
 
 from app import audit
+from app.audit.actions import RESTORE
 from app.courses.service import CLI_ACTOR
 from app.delivery.models import Delivery
 from app.delivery.states import State
@@ -261,9 +262,9 @@ def _refuse_unless_free(replace: bool) -> None:
     if busy is not None:
         raise BackupError(
             "in_use",
-            f"Hubclass is running on this database (a worker's lease runs until "
-            f"{iso_z(busy)}): stop the service and every `flask --app wsgi worker`, then "
-            "restore.",
+            f"Hubclass is running on this database, or stopped less than a minute ago (a "
+            f"worker's lease runs until {iso_z(busy)}): stop the service and every `flask "
+            "--app wsgi worker`, then restore once that time has passed.",
         )
     held = holdings()
     if held and not replace:
@@ -335,7 +336,7 @@ def restore(src: Path, *, replace: bool = False) -> Restored:
     done = Restored(manifest["taken_at"], before, _revision(), requeued, key_back)
     audit.record(
         CLI_ACTOR,
-        "service.restore",
+        RESTORE,
         target=src.name,
         taken_at=done.taken_at,
         revision_before=done.revision_before,
