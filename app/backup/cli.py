@@ -32,6 +32,8 @@ def backup_command(dest: Path, fmt: str, as_json: bool) -> None:
         taken = service.backup(dest, fmt)
     except BackupError as e:
         fail(e.message)
+    except OSError as e:  # a folder it may not write in, a full disk
+        fail(f"The backup could not be written: {e.strerror} ({e.filename or dest})")
     if as_json:
         click.echo(json.dumps({**asdict(taken), "path": str(taken.path)}))
         return
@@ -59,6 +61,8 @@ def restore_command(src: Path, replace: bool, as_json: bool) -> None:
         restored = service.restore(src, replace=replace)
     except BackupError as e:
         fail(e.message)
+    except OSError as e:
+        fail(f"The backup could not be restored: {e.strerror} ({e.filename or src})")
     if as_json:
         click.echo(json.dumps(asdict(restored)))
         return

@@ -14,10 +14,13 @@ import tarfile
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from flask_migrate import upgrade
 from sqlalchemy import func, inspect, select
 
 from app.audit.models import AuditEvent
+from app.backup import postgres
+from app.backup.errors import BackupError
 from app.courses.models import Course
 from app.extensions import db
 from app.jobs import leases
@@ -182,3 +185,20 @@ def test_a_backup_of_a_newer_hubclass_or_no_backup_at_all_is_refused_before_anyt
     assert "is not a Hubclass backup" in refused.stderr
     with app_on(fresh, migrated=False):
         assert inspect(db.engine).get_table_names() == []  # nothing was loaded
+
+
+def test_the_newest_postgresql_tool_is_chosen_and_a_missing_one_named_with_its_package(
+    tmp_path: Path, monkeypatch
+):
+    for version in ("9.6", "16", "13"):
+        tool = tmp_path / version / "bin" / "pg_dump"
+        tool.parent.mkdir(parents=True)
+        tool.write_text("#!/bin/sh\n")
+    monkeypatch.setattr(postgres, "DEBIAN_BIN", f"{tmp_path}/*/bin/{{name}}")
+    assert postgres.find_tool("pg_dump") == str(tmp_path / "16" / "bin" / "pg_dump")
+
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(BackupError) as missing:
+        postgres.find_tool("pg_restore")
+    assert "PostgreSQL's pg_restore is not installed here" in missing.value.message
+    assert "apt-get install postgresql-client" in missing.value.message
