@@ -11,6 +11,7 @@ import stat
 import subprocess
 import sys
 import tarfile
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from app.jobs import leases
 from app.timeutil import utcnow
 from tests.backup.kit import app_on, flask
 from tests.conftest import REPO
+from tests.delivery.kit import eventually
 
 MEMBERS = {"hubclass-backup.json", "secret_key"}
 
@@ -202,3 +204,49 @@ def test_the_newest_postgresql_tool_is_chosen_and_a_missing_one_named_with_its_p
         postgres.find_tool("pg_restore")
     assert "PostgreSQL's pg_restore is not installed here" in missing.value.message
     assert "apt-get install postgresql-client" in missing.value.message
+
+
+def test_a_backup_taken_while_the_service_writes_holds_whole_transactions_only(
+    plain_env, tmp_path: Path
+):
+    """The copy is one moment's state: a writer commits events two by two all the while, and
+    the restored database has every pair whole, some written before the backup, some after."""
+    env = plain_env("data")
+    stop = threading.Event()
+    written = []
+
+    def write_pairs(app) -> None:
+        with app.app_context():
+            while not stop.is_set():
+                pair = f"pair-{len(written)}"
+                db.session.add_all(
+                    AuditEvent(actor="writer", action="x", target=pair) for _ in "ab"
+                )
+                db.session.commit()
+                written.append(pair)
+            db.session.remove()
+
+    saved = tmp_path / "saved.tar.gz"
+    with app_on(env) as app:
+        writer = threading.Thread(target=write_pairs, args=(app,))
+        writer.start()
+        try:
+            eventually(lambda: len(written) >= 20, "the writer writes")
+            taken = flask(env, "backup", str(saved))
+            at_end = len(written)
+            eventually(lambda: len(written) > at_end, "the writer goes on after the backup")
+        finally:
+            stop.set()
+            writer.join(60)
+    assert taken.returncode == 0, taken.stderr
+
+    fresh = plain_env("fresh")
+    assert flask(fresh, "restore", str(saved)).returncode == 0
+    with app_on(fresh, migrated=False):
+        pairs = db.session.execute(
+            select(AuditEvent.target, func.count())
+            .where(AuditEvent.actor == "writer")
+            .group_by(AuditEvent.target)
+        ).all()
+    assert pairs and {count for _, count in pairs} == {2}
+    assert 20 <= len(pairs) < len(written)
