@@ -18,6 +18,7 @@ def fail(message: str) -> NoReturn:
 def init_app(app: Flask) -> None:
     from .activity.cli import poll_command, status_command
     from .assignments.cli import assignment_cli
+    from .backup.cli import backup_command, restore_command
     from .courses.cli import course_cli
     from .delivery.cli import distribute_command, reset_command
     from .gitsync.cli import gitsync_command
@@ -33,3 +34,5 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(worker_command)
     app.cli.add_command(distribute_command)
     app.cli.add_command(reset_command)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)

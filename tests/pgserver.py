@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import psycopg
+import psycopg.sql
 
 from demo.launch import free_port
 
@@ -89,6 +90,27 @@ class PostgresServer:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name, driver="sqlalchemy")
+
+    def password_role(self, role: str, password: str) -> None:
+        """A role that must give its password (scram-sha-256) over TCP; every other role of the
+        server keeps trust. It may create databases (and owns those it makes)."""
+        hba = self.root / "data" / "pg_hba.conf"
+        hba.write_text(f"host all {role} 127.0.0.1/32 scram-sha-256\n" + hba.read_text())
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            conn.execute(
+                psycopg.sql.SQL("CREATE ROLE {} LOGIN CREATEDB PASSWORD {}").format(
+                    psycopg.sql.Identifier(role), psycopg.sql.Literal(password)
+                )
+            )
+            conn.execute("SELECT pg_reload_conf()")
+
+    def create_database_of(self, name: str, role: str) -> None:
+        """An empty database owned by `role`."""
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}" OWNER "{role}"')
+
+    def log_text(self) -> str:
+        return (self.root / "server.log").read_text(errors="replace")
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

@@ -44,6 +44,9 @@ class Job:
     enrolled: bool = True
     # Leave the course's version beside a notebook whose course changes did not all arrive.
     course_copy: bool = False
+    # The database was restored from a backup since the delivery was asked for: a run of it
+    # after that backup was taken may have left no record (`given` may be too old).
+    restored_since: bool = False
 
 
 class Leases(Protocol):

@@ -135,6 +135,13 @@ NOT_A_CLONE = (
     "works on that one) and said it was already up to date: nothing was delivered. Have the "
     "student rename the folder, then distribute again."
 )
+AFTER_RESTORE = (
+    "nbgitpuller said the student's {target} folder is already up to date, and Hubclass's "
+    "database was restored from a backup since this delivery was asked for: the run that "
+    "brought the folder the course's version may have been after that backup, and left no "
+    "record. Hubclass cannot tell that the folder holds {commit}: check `git log` in it; a "
+    "distribution after the course's next commit tells."
+)
 ORIGIN_UNKNOWN = (
     "nbgitpuller fetched nothing new into the student's {target} folder, so Hubclass cannot "
     "tell whether it holds the course's version {commit}: its origin may be another "
@@ -666,6 +673,9 @@ def _not_the_courses(stream: Stream, job: Job, mirror: Mirror) -> Result | None:
     if stream.unchanged and stream.fast_forward_to is None:
         if job.given == commit:
             return None  # it had this commit, and nothing came since
+        if job.restored_since:
+            message = AFTER_RESTORE.format(target=job.target, commit=commit[:12])
+            return _attention("server_after_restore", message, stream)
         if job.given is None:
             return _attention("server_not_a_clone", NOT_A_CLONE.format(target=job.target), stream)
     message = ORIGIN_UNKNOWN.format(target=job.target, commit=commit[:12])

@@ -59,6 +59,7 @@ ATTENTION_WORDS = {
     "server_other_origin": "the folder fetches from another repository than the assignment's",
     "server_not_a_clone": "the folder is no clone of the course (nbgitpuller changed nothing)",
     "server_origin_unknown": "nbgitpuller fetched nothing: the folder may hold another repository",
+    "server_after_restore": "up to date, maybe by a run the restored backup does not know",
 }
 # Which git operation a folder is in the middle of (the engine names the marker it found).
 IN_PROGRESS_WORDS = {

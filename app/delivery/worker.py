@@ -31,6 +31,8 @@ from sqlalchemy import Table, exists, func, select, update
 
 from app.activity.models import HubUserState
 from app.assignments.models import Assignment
+from app.audit.actions import RESTORE
+from app.audit.models import AuditEvent
 from app.extensions import db
 from app.gitsync import GitSyncError, SyncReport, mirror_commit, reset, sync
 from app.jobs import leases
@@ -330,6 +332,9 @@ JOB_COLUMNS = (
     )
     .label("enrolled"),
     Assignment.course_copy,
+    exists()
+    .where(AuditEvent.action == RESTORE, AuditEvent.at > Delivery.created_at)
+    .label("restored_since"),
 )
 
 
@@ -349,6 +354,7 @@ def _load(claim: Claim) -> list[tuple[Job, int]]:
         fields["admin"] = bool(fields["admin"])  # SQLite's coalesce may answer 0 or 1
         fields["enrolled"] = bool(fields["enrolled"])
         fields["course_copy"] = bool(fields["course_copy"])
+        fields["restored_since"] = bool(fields["restored_since"])
         fields["paths"] = tuple(fields["paths"] or ())
         loaded.append((Job(**fields), attempts))
     return loaded

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Table, and_, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, case, or_, select, update
 
 from app.extensions import db
 from app.timeutil import utcnow
@@ -92,3 +92,19 @@ class Queue:
             connection.execute(update(self.table).where(held).values(lease_expires=expires))
             ids = connection.scalars(select(self.c.id).where(held).order_by(self.c.id)).all()
         return list(ids)
+
+    def release_all(self) -> int:
+        """Put every claimed row back in the queue, as if its attempt never started; return
+        how many. Only for a database no worker uses (just restored from a backup): the
+        claims in it are of processes of another run, which will never renew or end them."""
+        with db.engine.begin() as connection:
+            return connection.execute(
+                update(self.table)
+                .where(self.c.state == CLAIMED)
+                .values(
+                    state=QUEUED,
+                    lease_holder=None,
+                    lease_expires=None,
+                    attempts=case((self.c.attempts > 0, self.c.attempts - 1), else_=0),
+                )
+            ).rowcount

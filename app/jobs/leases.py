@@ -7,9 +7,9 @@ one writer: call these before the caller's session has flushed writes, not in th
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, insert, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
@@ -48,3 +48,19 @@ def release(name: str, holder: str) -> bool:
             delete(Lease).where(Lease.name == name, Lease.holder == holder)
         ).rowcount
     return bool(released)
+
+
+def forget_all() -> int:
+    """Drop every lease; return how many. Only for a database no process uses (just restored
+    from a backup): its holders were processes of another run."""
+    with db.engine.begin() as connection:
+        return connection.execute(delete(Lease)).rowcount
+
+
+def held_until() -> datetime | None:
+    """When the last lease still held runs out (None: none is held now): a process uses the
+    database."""
+    with db.engine.connect() as connection:
+        return connection.scalar(
+            select(func.max(Lease.expires_at)).where(Lease.expires_at > utcnow())
+        )

@@ -4,6 +4,8 @@ run in threads, and waiting for a condition with a deadline."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -21,6 +23,7 @@ from app.delivery.models import Delivery
 from app.extensions import db
 from app.jobs import Registry, Worker
 from app.roster.models import Enrollment
+from tests.conftest import REPO
 from tests.gitsync.conftest import Student, Upstream
 
 
@@ -121,3 +124,14 @@ def owners(folder: Path) -> set[int]:
 def leftovers(home: Path) -> list[str]:
     """Temporary folders a killed sync could have left beside the workspace."""
     return [entry.name for entry in home.iterdir() if ".hubclass-tmp-" in entry.name]
+
+
+def worker_process(env: dict[str, str]) -> subprocess.Popen:
+    """`flask --app wsgi worker`, as the admin runs it beside the web process."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "worker"],
+        cwd=REPO,
+        env={"PATH": os.environ["PATH"], **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )

@@ -3,10 +3,7 @@ service's own processes, the real Hub and real homes."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,7 +17,6 @@ from app.extensions import db
 from app.jobs.models import Lease
 from app.roster import imports
 from app.timeutil import utcnow
-from tests.conftest import REPO
 from tests.delivery.kit import (
     assignment_for,
     assignment_of,
@@ -30,23 +26,13 @@ from tests.delivery.kit import (
     owners,
     settled,
     states,
+    worker_process,
     workers,
 )
 from tests.gitsync.conftest import repo_git
 from tests.hubusers import roster_csv
 
 pytestmark = [pytest.mark.hub, pytest.mark.root]
-
-
-def _worker(env: dict[str, str]) -> subprocess.Popen:
-    """`flask --app wsgi worker`, as the admin runs it beside the web process."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "worker"],
-        cwd=REPO,
-        env={"PATH": os.environ["PATH"], **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
 
 
 def busy(now) -> bool:
@@ -64,7 +50,7 @@ def test_a_worker_killed_mid_distribution_then_restarted_ends_each_delivery_once
     db.session.commit()
     env = {**hub_delivery_env, "HUBCLASS_DELIVERY_CONCURRENCY": "2", "HUBCLASS_POLL_SECONDS": "5"}
 
-    first = _worker(env)
+    first = worker_process(env)
     try:
         eventually(lambda: busy(states(distribution.id)), "some delivered, some running")
     finally:
@@ -79,7 +65,7 @@ def test_a_worker_killed_mid_distribution_then_restarted_ends_each_delivery_once
     db.session.execute(update(Lease).values(expires_at=utcnow()))
     db.session.commit()
 
-    again = _worker(env)
+    again = worker_process(env)
     try:
         eventually(lambda: settled(distribution.id), "the restarted worker finished")
     finally:

@@ -31,6 +31,7 @@ from app.delivery.models import Delivery
 from app.extensions import db
 from app.hub import hub_client
 from app.hub.client import HubClient, MintedToken
+from app.jobs import leases
 from demo.launch import RunningHub
 from tests.conftest import REPO, TEST_ACTIVITY_INTERVAL, _migrated, real_hub_env
 from tests.faultyhub import FaultyHub
@@ -46,6 +47,7 @@ from .kit import (
     settled,
     states,
     with_delivery_only,
+    worker_process,
     workers,
 )
 from .test_pages import PREFIX, signed_in
@@ -470,17 +472,6 @@ def test_nbgitpuller_busy_is_waited_for_and_retried_not_failed(
     assert (student.home / "hw1" / "README.md").exists()
 
 
-def worker_process(env: dict[str, str]) -> subprocess.Popen:
-    """`flask --app wsgi worker` on the same database, as a second worker process."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "worker"],
-        cwd=REPO,
-        env={"PATH": os.environ["PATH"], **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
 def test_two_assignments_to_one_student_go_through_their_server_one_at_a_time(
     hub, students, upstream, tmp_path
 ):
@@ -623,6 +614,36 @@ async def get(self):
 
 SyncHandler.get = get
 """
+
+
+def test_after_a_restore_a_delivery_that_ran_after_the_backup_says_what_hubclass_cannot_know(
+    server_app, students, upstream, tmp_path
+):
+    """A backup taken while the delivery was queued, restored after it ran through the
+    student's server: it runs again, nbgitpuller says "Already up to date", and with no record
+    of the first run Hubclass says why it cannot tell (not that the folder is no clone)."""
+    (student,) = students(1)
+    start_all([student])
+    hw1 = assignment_for(f"rst{student.name[-7:]}", upstream, [student])
+    distribution_id = distribute(hw1, who=None).id
+    db.session.commit()
+    saved = tmp_path / "saved.tar.gz"
+    cli = server_app.test_cli_runner()
+    assert cli.invoke(args=["backup", str(saved)]).exit_code == 0
+    assert run(server_app, distribution_id)[student.name].outcome == "cloned"
+    # The service stopped; a restore waits out its last poll's lease (a fraction of a second).
+    eventually(lambda: leases.held_until() is None, "the stopped worker's leases ran out")
+    restored = cli.invoke(args=["restore", str(saved), "--replace"])
+    assert restored.exit_code == 0, restored.output
+
+    again = run(server_app, distribution_id)[student.name]
+    assert again.state == "attention" and again.commit is None, (again.state, again.error)
+    assert again.report["error"]["code"] == "server_after_restore"
+    assert "Already up to date." in again.report["output"]
+    assert words.said(again.state, again.report, again.error) == (
+        "needs attention: up to date, maybe by a run the restored backup does not know"
+    )
+    assert (student.home / "hw1" / "README.md").read_text() == "# Homework 1\n"
 
 
 def test_a_redirect_to_another_students_server_is_not_followed(server_app, students, upstream):
