@@ -7,7 +7,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from . import activity, auth, cli, delivery, error_pages, hub, jobs
+from . import activity, auth, cli, delivery, error_pages, hub, jobs, logs
 from .config import ensure_private_sqlite_file, from_env
 from .extensions import csrf, db, migrate
 from .text import printable
@@ -23,6 +23,7 @@ def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(from_env() if config is None else config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.install()  # outside values make a log line long, never endless
     # Before SQLAlchemy's first connection could create the file with SQLite's default 0644.
     ensure_private_sqlite_file(
         app.config["SQLALCHEMY_DATABASE_URI"], app.config.get("DATA_DIR_OWNER")

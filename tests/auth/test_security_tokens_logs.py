@@ -7,6 +7,8 @@ the Hub's log file, as on a real single-machine Hub; the Hub's own lines are in 
 
 from __future__ import annotations
 
+import io
+import logging
 import re
 import secrets
 from urllib.parse import parse_qs, urlencode, urlparse
@@ -14,6 +16,8 @@ from urllib.parse import parse_qs, urlencode, urlparse
 import pytest
 import requests
 
+from app import create_app
+from app.logs import MAX_MESSAGE
 from tests.hubusers import (
     csrf_token,
     ensure_users,
@@ -134,3 +138,27 @@ def test_roster_values_with_newlines_cannot_forge_log_lines(hub):
     )  # fmt: skip
     assert r.status_code == 200, r.text
     assert not any(line.startswith(forged) for line in hub.log().splitlines())
+
+
+def test_a_long_outside_value_makes_a_long_log_line_never_an_endless_one(app):
+    """The app's every logger cuts its message (app/logs.py); a newline inside stays escaped."""
+    written = io.StringIO()
+    handler = logging.StreamHandler(written)
+    handler.setFormatter(logging.Formatter("%(name)s %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        create_app(app.config)  # a second app in the process: the messages are cut once
+        hostile = "x" * 100_000 + "\nFORGED line"
+        logging.getLogger("app.roster.apply").warning("Creating users failed: %r", hostile)
+        logging.getLogger("app").warning("short %s", "value")
+        logging.getLogger("werkzeug").warning("theirs: %s", "y" * 3000)
+    finally:
+        root.removeHandler(handler)
+    lines = written.getvalue().splitlines()
+    cut, short, theirs = lines
+    assert cut.startswith("app.roster.apply Creating users failed: 'xxx")
+    assert cut.endswith(f"... ({len(repr(hostile)) + 23 - MAX_MESSAGE} more characters cut)")
+    assert len(cut) < MAX_MESSAGE + 100
+    assert short == "app short value"
+    assert theirs == "werkzeug theirs: " + "y" * 3000  # other libraries' records are theirs
