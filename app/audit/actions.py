@@ -5,6 +5,8 @@ from __future__ import annotations
 # Recorded by `flask restore` (app/backup), read by delivery: a delivery asked for before it
 # may have run after the backup was taken, with no record of that run left.
 RESTORE = "service.restore"
+# Recorded by `flask gitsync URL DEST` (app/gitsync/cli.py): one folder synced by hand.
+FOLDER_SYNC = "folder.sync"
 
 # Each changes the Hub, a student's files, or who may do so. A new audit.record() action is
 # added here too (a test holds the call sites to this table).
@@ -17,6 +19,7 @@ ACTIONS = {
     "distribution.start": "assignment distributed",
     "distribution.retry": "failed deliveries retried",
     "delivery.reset": "a student's files reset",
+    FOLDER_SYNC: "a folder synced from the command line",
     # The deliveries that were running when the backup was taken run again.
     RESTORE: "database restored from a backup",
 }

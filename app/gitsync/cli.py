@@ -1,6 +1,7 @@
 """``flask --app wsgi gitsync URL DEST``: run the engine on one folder and print the report.
 
-The only module of the package that imports Flask; the app registers ``gitsync_command``.
+The only module of the package that imports Flask (and the app's audit log: a sync writes into
+someone's folder, so it is recorded like a distribution); the app registers ``gitsync_command``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,11 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+
+from app import audit
+from app.audit.actions import FOLDER_SYNC
+from app.courses.service import CLI_ACTOR
+from app.extensions import db
 
 from .errors import GitSyncError
 from .mirror import DEFAULT_MAX_TREE_BYTES, DEFAULT_MAX_TREE_ENTRIES, ensure_mirror
@@ -83,6 +89,17 @@ def gitsync_command(
             allowed_prefixes=prefixes,
             mirror=mirror,
         )
+        audit.record(
+            CLI_ACTOR,
+            FOLDER_SYNC,
+            target=str(dest.absolute()),
+            url=url,
+            branch=branch,
+            path=subpath,
+            outcome=report.outcome,
+            commit=report.after,
+        )
+        db.session.commit()
     click.echo(json.dumps(report.to_json()) if as_json else _summary(report))
     if report.failed:
         raise click.exceptions.Exit(1)

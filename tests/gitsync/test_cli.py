@@ -1,13 +1,14 @@
-"""``gitsync URL DEST [--branch] [--path] [--policy] [--json]`` on a tiny Flask app."""
+"""``gitsync URL DEST [--branch] [--path] [--policy] [--json]`` of the app, on real folders."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from flask import Flask
+from sqlalchemy import select
 
-from app.gitsync.cli import gitsync_command
+from app.audit.models import AuditEvent
+from app.extensions import db
 
 KEYS = ["outcome", "before", "after", "updated", "kept", "restored", "renamed", "error"]
 # Added after the documented ones: readers of older reports keep working.
@@ -15,11 +16,9 @@ KEYS += ["not_applied", "missed"]
 
 
 @pytest.fixture
-def cli(base_dir, tmp_path):
-    app = Flask("gitsync-test")
+def cli(app, base_dir):
+    """`flask gitsync` of a real app on a migrated database (the sync is audited there)."""
     app.config["HUBCLASS_ALLOWED_REPO_URLS"] = ["file:///"]
-    app.config["HUBCLASS_DATA_DIR"] = str(tmp_path / "data")
-    app.cli.add_command(gitsync_command)
     runner = app.test_cli_runner()
 
     def invoke(*args: str):
@@ -50,6 +49,15 @@ def test_json_report_of_a_clone_then_an_update(cli, home, upstream, student):
     assert second["kept"] == ["week1/data.csv"]
     assert second["restored"] == ["README.md"]
     assert second["renamed"] == []
+    # Each sync wrote into someone's folder: the audit log has both, by the command line.
+    events = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+    assert [(e.action, e.actor, e.target) for e in events] == [
+        ("folder.sync", "(command line)", str(dest))
+    ] * 2
+    assert [(e.detail["outcome"], e.detail["commit"]) for e in events] == [
+        ("cloned", report["after"]),
+        ("updated", second["after"]),
+    ]
 
 
 def test_branch_path_and_backup_policy(cli, home, upstream, student):
@@ -81,6 +89,7 @@ def test_a_refused_url_fails_with_a_non_zero_exit(cli, home):
     assert data["outcome"] == "failed"
     assert data["error"]["code"] == "url_not_allowed"
     assert list(home.iterdir()) == []
+    assert db.session.scalars(select(AuditEvent)).all() == []  # refused: nothing changed
 
 
 def test_human_output_without_json(cli, home, upstream):
