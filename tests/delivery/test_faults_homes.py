@@ -59,15 +59,31 @@ def deliveries_done(username: str, commit: str) -> int:
     return int(count or 0)
 
 
+def retry_then_again(app, assignment, failed: set[str], everyone: int) -> None:
+    """The instructor retries the failed ones (exactly `failed`), all arrive; then distributes
+    to the whole course once more: every delivery ends done (nothing to bring, nobody twice)."""
+    retry = distribute(assignment, who=None, retry_failed=True).id
+    db.session.commit()
+    assert set(rows_of(retry)) == failed
+    run_to_the_end(app, retry)
+    assert states(retry) == {"done": len(failed)}, {u: r.error for u, r in rows_of(retry).items()}
+    again = distribute(assignment, who=None).id
+    db.session.commit()
+    run_to_the_end(app, again)
+    assert states(again) == {"done": everyone}
+
+
 def with_v2(files: dict[str, bytes | str]) -> dict[str, bytes | str]:
     """The student's files once version 2 arrived: theirs as they were, the course's new."""
     return {**files, **{name: text.encode() for name, text in V2.items()}}
 
 
-def given_and_edited(app, students: list[Student], homes: Path, upstream: Upstream) -> tuple:
-    """Version 1 delivered to all, then each student's edits: their files and heads as they
-    are now."""
-    hw1 = assignment_for("faulty", upstream, students)
+def given_and_edited(
+    app, students: list[Student], homes: Path, upstream: Upstream, **fields
+) -> tuple:
+    """Version 1 delivered to all (the assignment made with `fields`), then each student's
+    edits: their files and heads as they are now."""
+    hw1 = assignment_for("faulty", upstream, students, **fields)
     first = distribute(hw1, who=None).id
     db.session.commit()
     run_to_the_end(app, first)
@@ -121,17 +137,8 @@ def test_one_full_disk_and_one_read_only_home_fail_alone_in_words_and_a_retry_co
         # The instructor frees space and makes the home writable, then retries the failed ones.
         remount(full_home, "size=20m")
         remount(read_only_home, "rw")
-        retry = distribute(hw1, who=None, retry_failed=True).id
-        db.session.commit()
-        assert set(rows_of(retry)) == {full.name, read_only.name}
-        run_to_the_end(app, retry)
-        assert states(retry) == {"done": 2}, {u: r.error for u, r in rows_of(retry).items()}
-
         # And once more for the whole course: nothing changes, nobody gets it twice.
-        again = distribute(hw1, who=None).id
-        db.session.commit()
-        run_to_the_end(app, again)
-        assert states(again) == {"done": 4}
+        retry_then_again(app, hw1, {full.name, read_only.name}, len(students))
         for student in students:
             folder = homes / student.name / "hw1"
             assert tree_bytes(folder) == {**with_v2(files[student.name]), "data/big.bin": big}
@@ -198,18 +205,11 @@ def test_the_students_own_git_holding_index_lock_fails_that_delivery_alone_and_a
     assert committing.returncode == 0
     mine = repo_git(folder, "rev-parse", "HEAD").strip()
 
-    retry = distribute(hw1, who=None, retry_failed=True).id
-    db.session.commit()
-    run_to_the_end(app, retry)
-    assert states(retry) == {"done": 1}, rows_of(retry)[busy.name].error
+    retry_then_again(app, hw1, {busy.name}, len(students))
     # The student's commit is kept in the history, their files byte for byte, and v2 arrived.
     repo_git(folder, "merge-base", "--is-ancestor", mine, "HEAD")
     repo_git(folder, "merge-base", "--is-ancestor", v2, "HEAD")
     assert tree_bytes(folder) == with_v2(files[busy.name])
-    again = distribute(hw1, who=None).id
-    db.session.commit()
-    run_to_the_end(app, again)
-    assert states(again) == {"done": 3}
     for student in students:
         assert deliveries_done(student.name, v2) == 1
         assert leftovers(homes / student.name) == []
