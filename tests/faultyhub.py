@@ -17,20 +17,25 @@ Rule = Callable[[int, str, str], tuple[int, dict, bytes] | str | None]
 
 
 class FaultyHub:
-    def __init__(self, upstream: str, rule: Rule):
+    def __init__(self, upstream: str, rule: Rule, port: int = 0):
+        """`port`: 0 for a free one; the port of a FaultyHub stopped before brings the Hub
+        "back up" where the app was told it is."""
         self.upstream = upstream.rstrip("/")
         self.rule = rule
         self.calls: list[tuple[str, str]] = []
         self.forwarded: list[tuple[str, str]] = []
         self._lock = threading.Lock()
         handler = self._handler()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    @property
     def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}/hub/api"
+        return f"http://127.0.0.1:{self.port}/hub/api"
 
     def __enter__(self) -> FaultyHub:
         self.thread.start()

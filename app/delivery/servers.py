@@ -69,8 +69,9 @@ BUSY_SIGN = "Another git operation is currently running"
 # How old a listing of the Hub's running servers may be when a delivery reads it.
 READY_SECONDS = 5.0
 READY_EXTENSION = "hubclass.ready_servers"
-# Hub errors that say nothing of the request: the delivery waits for the next poll.
-HUB_TRANSIENT = frozenset({"unreachable", "timeout", "hub_error"})
+# Hub errors that say nothing of the request: the delivery waits for the next poll. A Hub
+# still answering 429 after the retries is busy: it refused nothing.
+HUB_TRANSIENT = frozenset({"unreachable", "timeout", "hub_error", "rate_limited"})
 # A token lives this much longer than the delivery may take (revoked sooner, when it ends).
 TOKEN_MARGIN_SECONDS = 60
 # What is read of a server's answer (it is the student's: it may send anything, or forever).

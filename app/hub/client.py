@@ -176,6 +176,13 @@ class HubClient:
             return HubError("not_found", f"Not found on the Hub: {path} ({message})", status)
         if status == 409:
             return HubError("conflict", message, status)
+        if status == 429:
+            # Still asked to wait after the retries: a busy Hub, not a refusal of the call.
+            return HubError(
+                "rate_limited",
+                f"The Hub asked Hubclass to wait (429) on {method} {path}: {message}",
+                status,
+            )
         if 400 <= status < 500:
             return HubError("rejected", f"The Hub rejected {method} {path}: {message}", status)
         return HubError(

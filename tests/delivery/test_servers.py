@@ -431,15 +431,9 @@ def stalled_clones(student: Student, upstream: Upstream, tmp_path: Path) -> tupl
     return stall, slow
 
 
-def test_nbgitpuller_busy_is_waited_for_and_retried_not_failed(
-    server_app, students, upstream, tmp_path
-):
-    """Another git operation in the student's server holds nbgitpuller's lock (a clone that
-    stalls, made with git's pack-objects hook from the student's own ~/.gitconfig)."""
-    (student,) = students(1)
-    student.record_requests()
-    stall, slow = stalled_clones(student, upstream, tmp_path)
-    start_all([student])
+def holding_nbgitpuller(student: Student, slow: Path) -> threading.Thread:
+    """Another pull in the student's server (of `slow`, which stalls) holding nbgitpuller's
+    lock, once it does: the thread to join when the stall ends."""
     admin = student.hub.admin()
     holder = threading.Thread(
         target=lambda: (
@@ -453,6 +447,19 @@ def test_nbgitpuller_busy_is_waited_for_and_retried_not_failed(
     )
     holder.start()
     eventually(lambda: len(student.recorded()) == 1, "the other git operation holds the lock")
+    return holder
+
+
+def test_nbgitpuller_busy_is_waited_for_and_retried_not_failed(
+    server_app, students, upstream, tmp_path
+):
+    """Another git operation in the student's server holds nbgitpuller's lock (a clone that
+    stalls, made with git's pack-objects hook from the student's own ~/.gitconfig)."""
+    (student,) = students(1)
+    student.record_requests()
+    stall, slow = stalled_clones(student, upstream, tmp_path)
+    start_all([student])
+    holder = holding_nbgitpuller(student, slow)
     time.sleep(0.5)
 
     hw1 = assignment_for(f"bsy{student.name[-7:]}", upstream, [student])

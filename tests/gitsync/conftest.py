@@ -14,6 +14,7 @@ import secrets
 import stat
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -277,3 +278,22 @@ def given(home: Path, upstream: Upstream, do_sync: Syncer) -> tuple[Path, str]:
     first = repo_git(dest, "rev-parse", "HEAD").strip()
     upstream.commit({"week1/notes.ipynb": "newer\n", "week3/new.ipynb": "new\n"}, "week 3")
     return dest, first
+
+
+@contextmanager
+def tmpfs(folder: Path, size: str, owner: Student) -> Iterator[Path]:
+    """`folder` (made empty) on its own small tmpfs owned by `owner`: a disk that fills up,
+    or that can be remounted read-only. Skips the test where no tmpfs can be mounted."""
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(folder)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr!r}")
+    try:
+        os.chown(folder, owner.uid, owner.gid)
+        yield folder
+    finally:
+        subprocess.run(["umount", "--lazy", str(folder)], check=False)

@@ -4,13 +4,12 @@ stays with that student, the repository stays sound, the student's bytes stay as
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.gitsync.conftest import needs_root, repo_git, tree_bytes
+from tests.gitsync.conftest import needs_root, repo_git, tmpfs, tree_bytes
 
 pytestmark = [pytest.mark.root, needs_root]
 
@@ -18,20 +17,8 @@ pytestmark = [pytest.mark.root, needs_root]
 @pytest.fixture
 def small_home(scratch: Path, student) -> Iterator[Path]:
     """A home on a 1 MB tmpfs: the disk fills up during the sync."""
-    home = scratch / "small"
-    home.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m,mode=0755", "tmpfs", str(home)],
-        capture_output=True,
-        check=False,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr!r}")
-    try:
-        os.chown(home, student.uid, student.gid)
+    with tmpfs(scratch / "small", "1m", student) as home:
         yield home
-    finally:
-        subprocess.run(["umount", "--lazy", str(home)], check=False)
 
 
 def test_a_full_disk_fails_the_clone_and_leaves_nothing_half_done(small_home, upstream, do_sync):

@@ -124,6 +124,21 @@ def test_429_is_retried_after_the_time_the_hub_asks(hub):
     assert len(faulty.calls) == 2
 
 
+def test_a_hub_still_answering_429_after_the_retries_is_busy_not_a_refusal(hub):
+    """Said "rate_limited", which deliveries take for a Hub to wait for, never for a refusal
+    to fix in the roles (tests/delivery/test_faults_hub.py, 429 on the token)."""
+    busy = lambda n, m, p: (429, {"Retry-After": "1"}, b'{"message": "slow down"}')  # noqa: E731
+    with FaultyHub(hub.api_url, busy) as faulty:
+        client = HubClient(faulty.url, hub.service_token, sleep=NO_SLEEP, retries=2)
+        with pytest.raises(HubError) as caught:
+            client.create_token(
+                "hubclass-delivery", ["access:servers!user=x"], expires_in=60, note="x"
+            )
+    assert (caught.value.code, caught.value.status) == ("rate_limited", 429)
+    assert "asked Hubclass to wait (429)" in caught.value.message
+    assert len(faulty.calls) == 3  # a 429 says the Hub did not act: a create is asked again
+
+
 @pytest.mark.parametrize("status", [502, 503, 504])
 def test_idempotent_calls_are_retried_on_gateway_errors(hub, status):
     def rule(n, method, path):
