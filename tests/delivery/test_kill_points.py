@@ -34,11 +34,13 @@ from app.timeutil import utcnow
 from tests.conftest import REPO, _migrated, real_hub_env
 from tests.delivery.conftest import delivery_env
 from tests.delivery.kit import (
+    as_students,
     assignment_for,
+    delivered_once,
     eventually,
     leftovers,
     make_homes,
-    owners,
+    processes,
     with_delivery_only,
 )
 from tests.gitsync.conftest import Student, _make_user, _remove_user, repo_git
@@ -85,31 +87,13 @@ def kill_app(kill_env: dict[str, str]):
         yield application
 
 
-def _processes() -> Iterator[tuple[int, int, int]]:
-    """(pid, parent pid, real uid) of every process now."""
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            status = Path(entry.path, "status").read_text()
-        except OSError:
-            continue  # it ended meanwhile
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        yield int(entry.name), int(fields["PPid"]), int(fields["Uid"].split()[0])
-
-
-def _as_students(uids: set[int]) -> list[int]:
-    """The processes running as one of the students: syncs and their git."""
-    return [pid for pid, _, uid in _processes() if uid in uids]
-
-
 def _kill(worker: subprocess.Popen, everything: bool, uids: set[int]) -> None:
     """SIGKILL the worker; `everything`: its children and every sync as a student too."""
-    children = [pid for pid, parent, _ in _processes() if parent == worker.pid]
+    children = [pid for pid, parent, _ in processes() if parent == worker.pid]
     worker.send_signal(signal.SIGKILL)
     worker.wait()
     if everything:
-        for pid in children + _as_students(uids):
+        for pid in children + as_students(uids):
             with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
                 os.kill(pid, signal.SIGKILL)
 
@@ -193,7 +177,7 @@ def test_a_worker_killed_at_twenty_random_points_of_a_hundred_students_ends_each
         _kill(worker, everything, uids)
         # As if the claims' minute had passed: the syncs the worker left end first (as they
         # would within that minute), then its leases (the deliveries', the folders') expire.
-        eventually(lambda: not _as_students(uids), "the killed worker's syncs ended")
+        eventually(lambda: not as_students(uids), "the killed worker's syncs ended")
         db.session.execute(
             update(Delivery).where(Delivery.state == State.CLAIMED).values(lease_expires=utcnow())
         )
@@ -230,8 +214,4 @@ def test_a_worker_killed_at_twenty_random_points_of_a_hundred_students_ends_each
             "mine.txt",
         ]
         assert (home / "mine.txt").read_bytes() == f"{student.name}'s own\n".encode()
-        assert owners(home / "hw1") == {student.uid}
-        assert repo_git(home / "hw1", "rev-parse", "HEAD").strip() == released
-        assert repo_git(home / "hw1", "--no-optional-locks", "status", "--porcelain") == ""
-        # One clone made this folder and nothing changed it since: one entry in HEAD's log.
-        assert len(repo_git(home / "hw1", "reflog", "--format=%gs").splitlines()) == 1
+        delivered_once(home, student.uid, released)
