@@ -94,3 +94,13 @@ def upstream(tmp_path: Path) -> Upstream:
         "first release",
     )
     return repo
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def shared_database(request, tmp_path: Path) -> dict[str, str]:
+    """The database setting processes of one test share: SQLite in their data dir (nothing
+    to set), then a fresh database on the session's real PostgreSQL."""
+    if request.param == "sqlite":
+        return {}
+    server = request.getfixturevalue("postgres")
+    return {"HUBCLASS_DATABASE_URL": server.create_database(f"s_{tmp_path.name[-40:]}")}

@@ -65,15 +65,12 @@ def hundred() -> Iterator[list[Student]]:
             _remove_user(student)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def kill_env(request, hub, tmp_path: Path, homes: Path) -> dict[str, str]:
+@pytest.fixture
+def kill_env(hub, tmp_path: Path, homes: Path, shared_database) -> dict[str, str]:
     data = tmp_path / "data"
-    env = delivery_env(homes, data, real_hub_env(hub, data))
-    if request.param == "postgresql":
-        server = request.getfixturevalue("postgres")
-        env["HUBCLASS_DATABASE_URL"] = server.create_database(f"k_{tmp_path.name[-40:]}")
     return {
-        **env,
+        **delivery_env(homes, data, real_hub_env(hub, data)),
+        **shared_database,
         "PATH": os.environ["PATH"],
         "HUBCLASS_DELIVERY": "home",
         "HUBCLASS_DELIVERY_CONCURRENCY": "4",

@@ -102,16 +102,8 @@ def _descendants(roots: set[int]) -> set[int]:
     return found
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database(request, tmp_path: Path) -> dict[str, str]:
-    if request.param == "sqlite":
-        return {}
-    server = request.getfixturevalue("postgres")
-    return {"HUBCLASS_DATABASE_URL": server.create_database(f"r_{tmp_path.name[-40:]}")}
-
-
 @pytest.fixture
-def own_hub_env(tmp_path: Path, homes: Path, database) -> dict[str, str]:
+def own_hub_env(tmp_path: Path, homes: Path, shared_database) -> dict[str, str]:
     return {
         "HUBCLASS_DATA_DIR": str(tmp_path / "hub" / "hubclass"),
         "HUBCLASS_HOME_TEMPLATE": f"{homes}/{{username}}",
@@ -119,7 +111,7 @@ def own_hub_env(tmp_path: Path, homes: Path, database) -> dict[str, str]:
         "HUBCLASS_DELIVERY": "home",
         "HUBCLASS_WORKERS": "1",
         "HUBCLASS_POLL_SECONDS": "1",
-        **database,
+        **shared_database,
     }
 
 
