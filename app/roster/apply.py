@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -132,11 +132,13 @@ def apply_intent(
     *,
     hub_users: Mapping[str, HubUser] | None = None,
     group_roles: Mapping[str, Sequence[str]] | None = None,
+    created: Callable[[list[HubUser]], None] | None = None,
 ) -> Outcome:
     """Bring the Hub to the intent.
 
     `hub_users` and `group_roles` are complete listings taken just before, if any; otherwise
-    they are read now, so protection is judged on the Hub's current state.
+    they are read now, so protection is judged on the Hub's current state. `created` is told
+    each chunk of accounts the Hub made, as soon as it made them.
     """
     outcome = Outcome()
     # A copy: what this run learns (new accounts, new members) never changes the caller's.
@@ -156,13 +158,17 @@ def apply_intent(
     for start in range(0, len(missing), client.create_chunk):
         batch = missing[start : start + client.create_chunk]
         try:
-            for user in client.create_users(batch):
-                users[user.name] = user
-                outcome.results[user.name] = Result.CREATED
-                outcome.hub_created[user.name] = user.created
+            made = client.create_users(batch)
         except HubError as e:
             log.warning("Creating users failed: %r", e.message)
             fail([n for n in batch if n not in users], e)
+            continue
+        for user in made:
+            users[user.name] = user
+            outcome.results[user.name] = Result.CREATED
+            outcome.hub_created[user.name] = user.created
+        if created is not None and made:
+            created(made)
     enrolled = [n for n in intent.enrol if n in users]
 
     # 2. The course group and its sections: only members that are not in yet.

@@ -1,6 +1,7 @@
 """Roster use cases with the database and the Hub: preview an upload, apply it, list history.
 
-Shared by the pages, the API and the CLI; the caller commits (the request is the transaction).
+Shared by the pages, the API and the CLI; the caller commits (the request is the transaction),
+except that an apply commits each chunk of accounts the Hub made as soon as it made them.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from flask import current_app
 from sqlalchemy import select
@@ -199,7 +201,8 @@ def apply(
     client: HubClient | None = None,
     hub: HubState | None = None,
 ) -> RosterImport:
-    """Apply a previewed import to the Hub; applying again retries what failed."""
+    """Apply a previewed import to the Hub; applying again retries what failed. Commits the
+    session whenever the Hub made accounts (see _journal_created)."""
     course = record.course
     plan = record.plan
     if history(course)[0].id != record.id:
@@ -238,6 +241,7 @@ def apply(
         intent,
         hub_users=hub.users if hub else None,
         group_roles=hub.group_roles if hub else None,
+        created=partial(_journal_created, record, actor),
     )
     _record_enrollments(course, enrol, outcome.results)
     _record_accounts(course, outcome.results, outcome.hub_created)
@@ -316,6 +320,19 @@ def _refused_now(names: list[str], *, allow_at: bool) -> dict[str, str]:
         if reason:
             refused[name] = failure(f"not enrolled, {reason}")
     return refused
+
+
+def _journal_created(record: RosterImport, actor: str, made: list[HubUser]) -> None:
+    """Commit the accounts the Hub just made before the apply goes on: if its process dies
+    now (the service restarted mid-apply), they stay Hubclass's own (a later roster may
+    delete them, as it may nobody else's), and the import says it made them and is partial
+    (applying it again finishes it). So an apply that makes accounts commits as it goes."""
+    _record_accounts(record.course, {}, {user.name: user.created for user in made})
+    record.results = {**(record.results or {}), **{u.name: Result.CREATED for u in made}}
+    record.status = ImportStatus.PARTIAL  # until the apply ends
+    record.applied_at = utcnow()
+    record.applied_by = actor
+    db.session.commit()
 
 
 def _record_accounts(

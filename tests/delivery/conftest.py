@@ -107,3 +107,12 @@ def any_db_delivery_app(request, tmp_path: Path, homes: Path):
     for application in _migrated(env):
         with_delivery_only(application)
         yield application
+
+
+def shared_database(request, tmp_path: Path) -> dict[str, str]:
+    """The database setting processes of one test share: SQLite in their data dir (nothing
+    to set), then a fresh database on the session's real PostgreSQL."""
+    if request.param == "sqlite":
+        return {}
+    server = request.getfixturevalue("postgres")
+    return {"HUBCLASS_DATABASE_URL": server.create_database(f"s_{tmp_path.name[-40:]}")}

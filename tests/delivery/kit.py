@@ -135,3 +135,36 @@ def worker_process(env: dict[str, str]) -> subprocess.Popen:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def processes() -> Iterator[tuple[int, int, int]]:
+    """(pid, parent pid, real uid) of every process now."""
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = Path(entry.path, "status").read_text()
+        except OSError:
+            continue  # it ended meanwhile
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        yield int(entry.name), int(fields["PPid"]), int(fields["Uid"].split()[0])
+
+
+def as_students(uids: set[int]) -> list[int]:
+    """The processes running as one of the students: syncs and their git."""
+    return [pid for pid, _, uid in processes() if uid in uids]
+
+
+def delivered_once(home: Path, uid: int, commit: str, target: str = "hw1") -> None:
+    """Assert that one clone of `commit` made the student's folder and nothing changed it
+    since: no temporary folder, no copy moved aside, theirs, clean, one entry in HEAD's log."""
+    from tests.gitsync.conftest import repo_git
+
+    assert leftovers(home) == []
+    folder = home / target
+    assert not [e.name for e in home.iterdir() if e.name.startswith(f"{target}_backup_")]
+    assert owners(folder) == {uid}
+    assert repo_git(folder, "rev-parse", "HEAD").strip() == commit
+    # (--no-optional-locks: a plain status would refresh the index, as root.)
+    assert repo_git(folder, "--no-optional-locks", "status", "--porcelain") == ""
+    assert len(repo_git(folder, "reflog", "--format=%gs").splitlines()) == 1

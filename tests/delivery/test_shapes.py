@@ -78,14 +78,6 @@ def _lease_seen(name: str, seen: set) -> set:
     return seen
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def shared_database(request, tmp_path: Path) -> dict[str, str]:
-    if request.param == "sqlite":
-        return {}
-    server = request.getfixturevalue("postgres")
-    return {"HUBCLASS_DATABASE_URL": server.create_database(f"s_{tmp_path.name[-40:]}")}
-
-
 def test_an_unprivileged_web_leaves_deliveries_queued_for_the_root_worker_sharing_its_data_dir(
     hub,
     base_dir: Path,
