@@ -35,7 +35,7 @@ from app.audit.actions import RESTORE
 from app.audit.models import AuditEvent
 from app.extensions import db
 from app.gitsync import GitSyncError, SyncReport, mirror_commit, reset, sync
-from app.jobs import leases
+from app.jobs import halting, leases
 from app.jobs.claim import Claim, Queue
 from app.roster.models import Enrollment
 from app.timeutil import utcnow
@@ -510,6 +510,8 @@ def handle_batch(holder: str, perform: Perform = deliver) -> int:
         more = True
         while True:
             free = size - len(running)
+            # A worker told to stop (SIGTERM, the web process ending) finishes what it holds.
+            more = more and not halting(app, holder)
             if more and free and time.monotonic() < refill_until:
                 try:
                     claim = QUEUE.claim(holder, limit=free, lease_seconds=LEASE_SECONDS)

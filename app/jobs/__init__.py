@@ -7,6 +7,6 @@ or as `flask --app wsgi worker` processes.
 
 from __future__ import annotations
 
-from .runner import Registry, Worker, WorkerThreads, init_app, registry
+from .runner import Registry, Worker, WorkerThreads, halting, init_app, registry
 
-__all__ = ["Registry", "Worker", "WorkerThreads", "init_app", "registry"]
+__all__ = ["Registry", "Worker", "WorkerThreads", "halting", "init_app", "registry"]

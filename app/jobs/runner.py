@@ -87,6 +87,14 @@ def registry(app: Flask) -> Registry:
     return app.extensions["hubclass.jobs"]
 
 
+def halting(app: Flask, name: str) -> bool:
+    """Whether this process's worker `name` was told to stop: its queue handlers then claim
+    nothing more and finish what they hold (a service stopping mid-distribution leaves no
+    fresh claim to wait out its lease)."""
+    with registry(app).lock:
+        return any(worker.name == name and worker.stop.is_set() for worker in registry(app).workers)
+
+
 def wake_workers_after_commit(session: Session) -> None:
     """Wake this process's workers once the session's transaction commits: it queued rows.
     (Woken before the commit, they would find nothing and go back to sleep.)"""
@@ -207,10 +215,12 @@ class WorkerThreads:
                 self.threads.append(thread)
 
     def stop(self, timeout: float = 10.0) -> None:
+        """Halt every worker, then wait for them all up to `timeout` in total."""
         for worker in self.workers:
             worker.halt()
+        deadline = time.monotonic() + timeout
         for thread in self.threads:
-            thread.join(timeout)
+            thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def init_app(app: Flask) -> None:

@@ -109,6 +109,7 @@ def any_db_delivery_app(request, tmp_path: Path, homes: Path):
         yield application
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def shared_database(request, tmp_path: Path) -> dict[str, str]:
     """The database setting processes of one test share: SQLite in their data dir (nothing
     to set), then a fresh database on the session's real PostgreSQL."""

@@ -192,6 +192,24 @@ def test_four_workers_claim_1000_deliveries_and_each_runs_exactly_once(any_db_ap
     assert not [m for m in problems if "locked" in m or "failed" in m], problems
 
 
+def test_a_worker_told_to_stop_finishes_what_it_holds_and_claims_no_more(app):
+    # SIGTERM to `flask worker`, or a web process ending: what it started ends and is
+    # recorded; the rest stays queued for the next worker, with no claim to wait out.
+    ids = _queue([f"t{i}" for i in range(6)])
+    app.config["HUBCLASS_DELIVERY_CONCURRENCY"] = 2
+    worker = runner.Worker(app, "stopping")
+    ran: list[int] = []
+
+    def perform(job, context) -> Result:
+        ran.append(job.id)
+        worker.halt()  # told to stop while it holds its first two
+        return Result(State.DONE, "unchanged")
+
+    assert handle_batch(worker.name, perform=perform) == 2
+    assert len(ran) == 2 and set(ran) <= set(ids)
+    assert states(distribution_of(ids[0])) == {"done": 2, "queued": 4}  # none left claimed
+
+
 def test_a_slot_that_frees_takes_the_next_delivery_while_a_slow_one_still_runs(app):
     ids = _queue([f"s{i}" for i in range(6)])
     gate = threading.Event()
