@@ -29,7 +29,7 @@ test: $(BIN)/.installed system-deps
 	$(BIN)/pytest
 
 ## bench: every benchmark, each printing its ratios and whether its goals hold (sync,
-## sync_report and distribute need root)
+## sync_report, distribute, distribute_servers and load need root)
 bench: $(BIN)/.installed system-deps
 	$(BIN)/python bench/roster_plan.py
 	$(BIN)/python bench/roster.py
@@ -38,6 +38,7 @@ bench: $(BIN)/.installed system-deps
 	$(BIN)/python bench/sync_report.py
 	$(BIN)/python bench/distribute.py
 	$(BIN)/python bench/distribute_servers.py
+	$(BIN)/python bench/load.py
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

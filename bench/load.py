@@ -188,6 +188,9 @@ def set_up_course(
     by its instructor through the API as a script would; return that instructor's session."""
     # The course's instructor is in its staff group too: one names only groups one is in.
     ensure_users(hub, [*staff, "instructor"], groups=["instructors", STAFF_GROUP])
+    # The students' accounts first, with the Hub's bulk API (bench/roster.py measures the
+    # roster's own account making): a busy machine makes no apply outlast gunicorn's timeout.
+    ensure_users(hub, [s.name for s in students] + others)
     session = api(hub, "instructor")
     r = session.post(
         hub.service_url + "api/v1/courses",
@@ -376,6 +379,10 @@ def main() -> int:
             distributed=args.distributed,
         )
         outcome = run_load(hub, session, scenario, students, args, seen)
+    except BaseException:
+        if hub is not None:  # the service's side of what went wrong
+            print("".join(hub.log().splitlines(True)[-40:]), file=sys.stderr)
+        raise
     finally:
         if daemon is not None:
             daemon.terminate()
