@@ -53,7 +53,7 @@ test-hub5: $(HUB5_BIN)/.installed system-deps
 		--deselect tests/web/test_security_input.py::test_every_route_survives_hostile_input
 
 ## bench: every benchmark, each printing its ratios and whether its goals hold (sync,
-## sync_report and distribute need root)
+## sync_report, distribute, distribute_servers and load need root)
 bench: $(BIN)/.installed system-deps
 	$(BIN)/python bench/roster_plan.py
 	$(BIN)/python bench/roster.py
@@ -62,6 +62,7 @@ bench: $(BIN)/.installed system-deps
 	$(BIN)/python bench/sync_report.py
 	$(BIN)/python bench/distribute.py
 	$(BIN)/python bench/distribute_servers.py
+	$(BIN)/python bench/load.py
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

@@ -25,6 +25,7 @@ RUNS = [
         ["--students", "3", "--course-students", "2", "--weeks", "1", "--skip-naive"],
     ),
     ("distribute_servers.py", ["--servers", "2", "--rounds", "1", "--weeks", "1"]),
+    ("load.py", ["--quick"]),
 ]
 
 
