@@ -33,7 +33,10 @@ def install() -> None:
     def factory(*args, **kwargs) -> logging.LogRecord:
         record = previous(*args, **kwargs)
         if _ours(record.name):
-            message = record.getMessage()
+            try:
+                message = record.getMessage()
+            except Exception:
+                return record  # a format that does not fit its args: the handler says so
             if len(message) > MAX_MESSAGE:
                 record.msg, record.args = cut(message), None
         return record

@@ -15,7 +15,7 @@ from .errors import BackupError
 
 
 @click.command("backup")
-@click.argument("dest", type=click.Path(path_type=Path))
+@click.argument("dest", type=click.Path())
 @click.option(
     "--format",
     "fmt",
@@ -25,11 +25,11 @@ from .errors import BackupError
     help="PostgreSQL only: pg_dump's format (custom: read by pg_restore; plain: SQL for psql).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def backup_command(dest: Path, fmt: str, as_json: bool) -> None:
+def backup_command(dest: str, fmt: str, as_json: bool) -> None:
     """Write a backup of the database and the session key to DEST (a file, or a folder to
     put a dated one in), 0600, while the service runs."""
     try:
-        taken = service.backup(dest, fmt)
+        taken = service.backup(service.destination_of(dest), fmt)
     except BackupError as e:
         fail(e.message)
     except OSError as e:  # a folder it may not write in, a full disk

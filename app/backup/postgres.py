@@ -56,11 +56,25 @@ def _quoted(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+# The query key of a URL that carries the password (`...?password=...` works with psycopg): it
+# goes to the passfile, never into the program's --dbname, which every local user sees in `ps`.
+SECRET_KEYS = ("password",)
+
+
+def _query(url: URL) -> dict[str, str]:
+    return {key: given if isinstance(given, str) else given[0] for key, given in url.query.items()}
+
+
+def password_of(url: URL) -> str | None:
+    """The URL's password, given before the host or as a query parameter."""
+    if url.password is not None:
+        return str(url.password)
+    return _query(url).get("password")
+
+
 def conninfo(url: URL) -> str:
     """libpq's keyword form of the database URL, without its password."""
-    keywords: dict[str, str] = {}
-    for key, given in url.query.items():
-        keywords[key] = given if isinstance(given, str) else given[0]
+    keywords = {k: v for k, v in _query(url).items() if k not in SECRET_KEYS}
     parts = {"host": url.host, "port": url.port, "user": url.username, "dbname": url.database}
     keywords.update({key: str(value) for key, value in parts.items() if value is not None})
     return " ".join(f"{key}={_quoted(value)}" for key, value in keywords.items())
@@ -78,7 +92,8 @@ def child_env(url: URL) -> Iterator[dict[str, str]]:
     """The environment of a PostgreSQL program connecting as the service does: the URL's
     password, if it has one, in a 0600 passfile named by PGPASSFILE."""
     env = dict(os.environ)
-    if url.password is None:
+    password = password_of(url)
+    if password is None:
         yield env  # the admin's own way (~/.pgpass, PGPASSWORD, peer): left as it is
         return
     for name in PASSWORD_VARIABLES:
@@ -88,7 +103,7 @@ def child_env(url: URL) -> Iterator[dict[str, str]]:
         path = os.path.join(folder, "passfile")
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
-            f.write(_passfile_line(str(url.password)))
+            f.write(_passfile_line(password))
         env["PGPASSFILE"] = path
         yield env
     finally:
@@ -112,30 +127,20 @@ def dump(url: URL, dest: Path, fmt: str) -> None:
     _run([*argv, f"--file={dest}", f"--dbname={conninfo(url)}"], url, "pg_dump")
 
 
-def restore(url: URL, src: Path, fmt: str) -> None:
-    """Load a dump into the database in one transaction (an error changes nothing), replacing
-    the tables of the same names."""
-    if fmt == "custom":
-        argv = [
-            find_tool("pg_restore"),
-            "--single-transaction",
-            "--exit-on-error",
-            "--no-owner",
-            "--no-privileges",
-            "--clean",
-            "--if-exists",
-            f"--dbname={conninfo(url)}",
-            str(src),
-        ]
-        _run(argv, url, "pg_restore")
-        return
+def restore(url: URL, src: Path) -> None:
+    """Load a custom-format dump into the database in one transaction (an error changes
+    nothing), replacing the tables of the same names. Never a plain SQL file through psql:
+    psql obeys its meta-commands (a `\\!` line runs a shell as the restoring account, root
+    here), so whoever could alter the backup would own the machine."""
     argv = [
-        find_tool("psql"),
-        "--no-psqlrc",
-        "--quiet",
+        find_tool("pg_restore"),
         "--single-transaction",
-        "--set=ON_ERROR_STOP=1",
-        f"--file={src}",
+        "--exit-on-error",
+        "--no-owner",
+        "--no-privileges",
+        "--clean",
+        "--if-exists",
         f"--dbname={conninfo(url)}",
+        str(src),
     ]
-    _run(argv, url, "psql")
+    _run(argv, url, "pg_restore")

@@ -136,6 +136,17 @@ def _add(archive: tarfile.TarFile, name: str, data: bytes | Path) -> None:
         archive.addfile(info, io.BytesIO(data))
 
 
+def destination_of(given: str) -> Path:
+    """DEST as typed: a trailing slash means a folder, which must exist (else a file of that
+    name would be written, and replaced by every later backup)."""
+    path = Path(given)
+    if given.endswith(("/", os.sep)) and not path.is_dir():
+        raise BackupError(
+            "dest", f"There is no folder {path} to write the backup in: make it (0700) first."
+        )
+    return path
+
+
 def destination(dest: Path) -> Path:
     """The backup's file: `dest`, or a new dated name in it when it is a folder."""
     if dest.is_dir():
@@ -311,6 +322,13 @@ def restore(src: Path, *, replace: bool = False) -> Restored:
                 f"This is a backup of a {manifest['database']} database, and this Hubclass "
                 f"uses {backend}: restore it into {manifest['database']}.",
             )
+        if manifest["format"] == "plain":
+            raise BackupError(
+                "plain_by_hand",
+                "This backup holds plain SQL, which psql would run with the rights of the "
+                "account restoring it (a `\\!` line runs a shell): read it, then restore it by "
+                "hand (docs/deploy.md), or take backups in the custom format (the default).",
+            )
         _known_revision(manifest.get("revision"))
         _refuse_unless_free(replace)
         copy = scratch / DATABASE_FILES[manifest["format"]]
@@ -323,7 +341,7 @@ def restore(src: Path, *, replace: bool = False) -> Restored:
         else:
             if not holdings():
                 _clear_schema()
-            postgres.restore(_url(), copy, manifest["format"])
+            postgres.restore(_url(), copy)
         db.engine.dispose()
     before = _revision()
     upgrade()  # a backup of an older Hubclass gets this one's schema

@@ -78,6 +78,12 @@ NOT_ENROLLED = (
     "was delivered."
 )
 NOTHING_TO_RESET = "The student has no home on this machine: there is nothing to reset."
+RESET_AFTER_RESTORE = (
+    "Hubclass's database was restored from a backup since this reset was asked for: the reset "
+    "may have run after that backup, and the student may have worked since. Nothing was reset "
+    "(running it again would move their newer work aside): ask for the reset again if it is "
+    "still wanted."
+)
 NEWER_SINCE = (
     "The student was given a newer version of the assignment ({now}) after this reset was "
     "asked for ({pinned}): nothing was reset. Ask for the reset again to put back the newer one."
@@ -247,6 +253,9 @@ def reset_files(job: Job, context: Context, home: homes.Home) -> Result:
     if job.given != pinned:
         now = (job.given or "none")[:12]
         return Result(State.FAILED, error=NEWER_SINCE.format(now=now, pinned=pinned[:12]))
+    if job.restored_since:
+        # The restored rows cannot tell whether this reset already ran: never twice.
+        return Result(State.ATTENTION, "needs_attention", error=RESET_AFTER_RESTORE)
     branch = job.given_branch or job.branch
     # Only the assignment's own branch tells its newest commit (it may have changed since).
     own = job.assignment_id if branch == job.branch else None

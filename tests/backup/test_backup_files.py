@@ -84,6 +84,13 @@ def test_the_backup_file_is_0600_whatever_the_umask_and_replaces_an_older_one_wh
     assert made.parent == backups and made.name.startswith("hubclass-backup-")
     assert stat.S_IMODE(made.stat().st_mode) == 0o600
 
+    # A folder named with a trailing slash that does not exist: said, and no file of its name.
+    missing = tmp_path / "nightly"
+    refused = flask(env, "backup", f"{missing}/")
+    assert refused.returncode != 0
+    assert f"There is no folder {missing}" in refused.stderr + refused.stdout
+    assert not missing.exists()
+
 
 def test_a_restore_never_replaces_a_database_with_data_unless_asked_nor_one_in_use(
     plain_env, tmp_path: Path

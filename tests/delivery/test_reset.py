@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from app import audit
+from app.audit.actions import RESTORE
 from app.audit.models import AuditEvent
 from app.courses import CLI_ACTOR
 from app.delivery import distribute, distribution_json, reset, worker
@@ -228,3 +230,32 @@ def test_a_reset_and_a_sync_of_the_same_folder_never_overlap(
     folder = homes / student.name / "hw1"
     assert (folder / "README.md").read_text() == "# Homework 1, corrected\n"
     assert [p.name for p in folder.glob("README__*.md")] == []
+
+
+def test_a_reset_asked_for_before_a_restore_is_not_run_again_after_it(
+    app, homes: Path, make_students, upstream
+):
+    """The restored rows cannot tell whether the reset already ran after the backup: run again,
+    it would move the student's newer work aside. It needs attention instead, nothing moved."""
+    (student,) = make_students(1)
+    make_home(homes, student)
+    hw1 = assignment_for("reset-restored", upstream, [student])
+    _delivered(app, hw1)
+    folder = homes / student.name / "hw1"
+    student.write(folder / "week1" / "notes.ipynb", b"line 1\nwork after the reset\n")
+    one_id = reset(hw1, student.name, ["week1/notes.ipynb"], who=None).id
+    db.session.commit()
+    # As `flask restore` records it, after the reset was asked for (app/backup/service.py).
+    audit.record(CLI_ACTOR, RESTORE, target="backup.tar.gz")
+    db.session.commit()
+    before = tree_bytes(folder)
+
+    with workers(app, 1):
+        eventually(lambda: settled(one_id), "the reset ended")
+
+    (entry,) = distribution_json(db.session.get(Distribution, one_id))["deliveries"]
+    assert entry["state"] == "attention", entry
+    assert "restored from a backup" in entry["said"]
+    assert "ask for the reset again" in entry["error"]
+    assert tree_bytes(folder) == before
+    assert sorted(p.name for p in (folder / "week1").iterdir()) == ["data.csv", "notes.ipynb"]
