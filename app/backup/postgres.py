@@ -1,5 +1,6 @@
 """PostgreSQL's own tools: pg_dump for a consistent copy while the service runs (one snapshot
-of one transaction), pg_restore or psql to put it into a database.
+of one transaction), pg_restore to put a custom-format one into a database (plain SQL is
+restored by hand only: psql would obey its meta-commands).
 
 The database password never reaches a command line (other accounts read it in `ps`), a URL or
 a log: the child finds it in a 0600 passfile of a private temporary folder, removed after.
