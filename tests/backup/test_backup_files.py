@@ -38,6 +38,16 @@ def _course(slug: str) -> None:
     db.session.commit()
 
 
+def _backed_up(plain_env, tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """A service with the course data100, and a backup of it taken by the real command."""
+    env = plain_env("data")
+    with app_on(env):
+        _course("data100")
+    saved = tmp_path / "saved.tar.gz"
+    assert flask(env, "backup", str(saved)).returncode == 0
+    return env, saved
+
+
 def _slugs() -> list[str]:
     return sorted(db.session.scalars(select(Course.slug)))
 
@@ -95,11 +105,7 @@ def test_the_backup_file_is_0600_whatever_the_umask_and_replaces_an_older_one_wh
 def test_a_restore_never_replaces_a_database_with_data_unless_asked_nor_one_in_use(
     plain_env, tmp_path: Path
 ):
-    env = plain_env("data")
-    with app_on(env):
-        _course("data100")
-    saved = tmp_path / "saved.tar.gz"
-    assert flask(env, "backup", str(saved)).returncode == 0
+    env, saved = _backed_up(plain_env, tmp_path)
     with app_on(env):
         _course("later")  # made after the backup
         events = db.session.scalar(select(func.count()).select_from(AuditEvent))
@@ -176,11 +182,7 @@ def _rewritten(saved: Path, dest: Path, **manifest_changes) -> Path:
 def test_a_backup_of_a_newer_hubclass_or_no_backup_at_all_is_refused_before_anything_changes(
     plain_env, tmp_path: Path
 ):
-    env = plain_env("data")
-    with app_on(env):
-        _course("data100")
-    saved = tmp_path / "saved.tar.gz"
-    assert flask(env, "backup", str(saved)).returncode == 0
+    _env, saved = _backed_up(plain_env, tmp_path)
     newer = _rewritten(saved, tmp_path / "newer.tar.gz", revision="0999")
     not_one = tmp_path / "notes.txt"
     not_one.write_text("not a backup\n")

@@ -96,14 +96,11 @@ def upstream(tmp_path: Path) -> Upstream:
     return repo
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def any_db_delivery_app(request, tmp_path: Path, homes: Path):
+@pytest.fixture
+def any_db_delivery_app(shared_database: dict[str, str], tmp_path: Path, homes: Path):
     """Like `app`, on a fresh SQLite database, then on a real PostgreSQL: the queue, its claims
     and the results the fault tests read back are the database's."""
-    env = delivery_env(homes, tmp_path / "data", hub_env())
-    if request.param == "postgresql":
-        server = request.getfixturevalue("postgres")
-        env["HUBCLASS_DATABASE_URL"] = server.create_database(f"t_{tmp_path.name[-40:]}")
+    env = {**delivery_env(homes, tmp_path / "data", hub_env()), **shared_database}
     for application in _migrated(env):
         with_delivery_only(application)
         yield application
