@@ -25,9 +25,12 @@ def course_detail(slug: str):
     course = managed_course(slug)
     now = utcnow()
     everyone = dashboard.students(course, now)
-    columns = dashboard.with_assignments(course, everyone)
     args = request.args
     show = dashboard.shown(args.get("show"))
+    # "Behind or failed" filters by the assignment cells: every row needs them first.
+    # Otherwise only the page's rows are shown with theirs.
+    if show == dashboard.Show.BEHIND:
+        columns = dashboard.with_assignments(course, everyone)
     rows = dashboard.select_rows(
         everyone,
         show=show,
@@ -36,12 +39,16 @@ def course_detail(slug: str):
         sort=args.get("sort", "name"),
         descending=args.get("desc") == "1",
     )
+    page = dashboard.page_of(rows, args.get("page"))
+    if show != dashboard.Show.BEHIND:
+        columns = dashboard.with_assignments(course, page.rows)
     return render_template(
         "activity/course.html",
         course=course,
-        rows=rows,
+        rows=page.rows,
+        page=page,
         columns=columns,
-        cells=assignment_cells(rows, columns),
+        cells=assignment_cells(page.rows, columns),
         counts=dashboard.counts(everyone),
         sections=dashboard.sections(everyone),
         never_emails=[r.email for r in everyone if not r.logged_in and r.email],

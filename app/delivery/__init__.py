@@ -25,7 +25,8 @@ from app.assignments import page
 from . import dashboard
 from .activity import sent_by_deliveries
 from .pending import POLL_TASK, poll_pending
-from .service import DeliveryError, distribute, distribution_json, find_assignment, reset
+from .progress_json import distribution_json
+from .service import DeliveryError, distribute, find_assignment, reset
 from .states import State
 from .ways import ways_of, why_none
 from .worker import handle_batch

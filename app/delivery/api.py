@@ -11,7 +11,7 @@ from app.courses.current import managed_course
 from app.extensions import db
 from app.web import inputs
 
-from . import service
+from . import progress_json, service
 
 bp = Blueprint("delivery_api", __name__, url_prefix="/api/v1")
 
@@ -32,7 +32,7 @@ def _known_fields(body: dict, fields: tuple[str, ...], what: str) -> None:
 def _accepted(distribution):
     """202 with the distribution's progress, and where to follow it."""
     location = url_for(".distribution_detail", distribution_id=distribution.id)
-    return service.distribution_json(distribution), 202, {"Location": location}
+    return progress_json.distribution_json(distribution), 202, {"Location": location}
 
 
 @bp.post("/courses/<slug>/assignments/<assignment>/distributions")
@@ -79,4 +79,4 @@ def distribution_detail(distribution_id: int):
         managed_course(distribution.assignment.course.slug)
     except CourseError:  # another course's: as if it did not exist (its name stays unsaid)
         raise service.no_distribution(distribution_id) from None
-    return service.distribution_json(distribution)
+    return progress_json.distribution_json(distribution)

@@ -15,7 +15,7 @@ from app.errors import HubclassError
 from app.extensions import db
 from app.jobs.runner import worker_name
 
-from . import service
+from . import progress_json, service
 from .ways import ways_of, why_none
 from .worker import work_until_finished
 
@@ -81,7 +81,7 @@ def _committed(distribution_id: int, wait: bool) -> dict[str, Any]:
     if wait:
         work_until_finished(distribution_id, worker_name(0), run_here=here)
     db.session.expire_all()  # read what the workers wrote
-    return service.distribution_json(service.get_distribution(distribution_id))
+    return progress_json.distribution_json(service.get_distribution(distribution_id))
 
 
 @click.command("reset")

@@ -16,7 +16,7 @@ from app.courses.models import Course
 from app.extensions import db
 from app.roster.models import Enrollment
 
-from . import forms, not_arrived, service, words
+from . import forms, not_arrived, progress_json, service, words
 from .models import RESET, Delivery, Distribution
 from .states import State, shown
 
@@ -120,7 +120,7 @@ def again_words(distribution: Distribution) -> str:
 def page_progress(distribution: Distribution, show: str | None) -> dict[str, Any]:
     """What `delivery/_progress.html` needs: the progress JSON (the script polls the same),
     the filter, and the fields of the retry and distribute-again buttons."""
-    summary = service.distribution_json(distribution)
+    summary = progress_json.distribution_json(distribution)
     fields = targeting(distribution)
     ended = summary["done"] + summary["attention"] + summary["failed"] + summary["superseded"]
     return {

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,11 +38,11 @@ from app.gitsync import (
 )
 from app.jobs.runner import wake_workers_after_commit
 from app.roster.models import Enrollment
-from app.timeutil import iso_z, utcnow
+from app.timeutil import utcnow
 
 from . import words
 from .models import RESET, SYNC, Delivery, Distribution
-from .states import REPLACEABLE, UNFINISHED, State, shown
+from .states import REPLACEABLE, UNFINISHED, State
 
 log = logging.getLogger(__name__)
 
@@ -568,13 +567,13 @@ def course_files(assignment: Assignment, username: str) -> tuple[str, list[str]]
 # -- what became of it ---------------------------------------------------------------------------
 
 
-def deliveries_of(distribution_id: int) -> list[Delivery]:
-    return list(
-        db.session.scalars(
-            select(Delivery)
-            .where(Delivery.distribution_id == distribution_id)
-            .order_by(Delivery.username, Delivery.id)
+def how_many(distribution_id: int) -> int:
+    """How many deliveries the distribution has."""
+    return (
+        db.session.scalar(
+            select(func.count(Delivery.id)).where(Delivery.distribution_id == distribution_id)
         )
+        or 0
     )
 
 
@@ -591,47 +590,6 @@ def unfinished(distribution_id: int) -> int:
     )
 
 
-def delivery_json(delivery: Delivery) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "username": delivery.username,
-        "kind": delivery.kind,
-        "state": shown(delivery.state),
-        "outcome": delivery.outcome,
-        "commit": delivery.commit,
-        "error": delivery.error,
-        "waiting_for": delivery.waiting_for,
-        # The outcome in the instructor's words, as the pages show it.
-        "said": said(delivery),
-        # "home" or "server" once it reached the student (None before), and that in words.
-        "way": delivery.way,
-        "way_said": words.way(delivery.way),
-        "started_at": iso_z(delivery.started_at) if delivery.started_at else None,
-        "finished_at": iso_z(delivery.finished_at) if delivery.finished_at else None,
-    }
-    if delivery.kind == RESET:
-        # What was put back, and where the student's copies went (the engine's report).
-        entry.update(paths=delivery.paths, report=delivery.report)
-    return entry
-
-
 def said(delivery: Delivery) -> str:
     """The delivery's outcome in the instructor's words."""
     return words.said(delivery.state, delivery.report, delivery.error, delivery.waiting_for)
-
-
-def distribution_json(distribution: Distribution) -> dict[str, Any]:
-    """The distribution's progress: counts per state and one entry per student."""
-    rows = deliveries_of(distribution.id)
-    counts = Counter(shown(row.state) for row in rows)
-    assignment = distribution.assignment
-    return {
-        "distribution": distribution.id,
-        "course": assignment.course.slug,
-        "assignment": assignment.slug,
-        "scope": distribution.scope,
-        "created_at": distribution.created_at.isoformat() + "Z",
-        "created_by": distribution.created_by,
-        "total": len(rows),
-        **{shown(state): counts.get(shown(state), 0) for state in State},
-        "deliveries": [delivery_json(row) for row in rows],
-    }

@@ -71,7 +71,7 @@ def distribution_start(slug: str, assignment: str):
     except DeliveryError as e:
         return _refused(found, form, e.message, e.http_status)
     db.session.commit()
-    total = len(service.deliveries_of(distribution.id))
+    total = service.how_many(distribution.id)
     flash(
         f"Distribution {distribution.id} of {found.slug} started: "
         f"{total} student{'' if total == 1 else 's'} queued."

@@ -38,6 +38,12 @@ GRACE_SECONDS = 10.0
 # The most a child's answer may be. It runs as the student, on the student's files: a report of
 # a sane folder is far smaller (the repository's limits bound its lists).
 MAX_ANSWER_BYTES = 64 << 20
+# How much nicer than the service the syncs run (the server, its children and all their git):
+# a distribution to hundreds of students may hold every core for minutes, and the instructors'
+# pages, the Hub's own requests and the worker's records must not queue behind it
+# (bench/load.py). The kernel gives a nice 10 process about a tenth of a busy core beside one
+# at 0; idle cores it still gets whole, so a distribution alone is no slower.
+NICER_BY = 10
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -87,6 +93,7 @@ def _preload() -> None:
 
 def serve(fd: int) -> None:
     """The server loop (runs in the server process)."""
+    os.nice(NICER_BY)  # inherited by every child and git process; a student cannot undo it
     _preload()
 
     control = socket.socket(fileno=fd)

@@ -10,9 +10,10 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import Row, select
 
 from app import audit
 from app.courses.models import Course
@@ -85,11 +86,20 @@ def active_enrollments(course: Course) -> list[Enrollment]:
     )
 
 
-def all_enrollments(course: Course) -> list[Enrollment]:
-    """Current students first, then those who left (kept for the record)."""
+def all_enrollments(course: Course) -> list[Row[Any]]:
+    """Current students first, then those who left (kept for the record): the columns the
+    roster page shows, not mapped objects (2000 of them were most of the page's time)."""
     return list(
-        db.session.scalars(
-            select(Enrollment)
+        db.session.execute(
+            select(
+                Enrollment.name,
+                Enrollment.username,
+                Enrollment.email,
+                Enrollment.section,
+                Enrollment.enrolled_at,
+                Enrollment.active,
+                Enrollment.removed_at,
+            )
             .where(Enrollment.course_id == course.id)
             .order_by(Enrollment.active.desc(), Enrollment.username)
         )

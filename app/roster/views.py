@@ -24,12 +24,14 @@ def _states() -> dict:
 
 
 def _page(course, form, status=200, open_columns=False):
+    enrollments = imports.all_enrollments(course)
     return render_template(
         "roster/roster.html",
         course=course,
         form=form,
         open_columns=open_columns,
-        enrollments=imports.all_enrollments(course),
+        enrollments=enrollments,
+        enrolled=sum(1 for e in enrollments if e.active),
         history=imports.history(course),
     ), status
 

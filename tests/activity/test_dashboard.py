@@ -11,6 +11,10 @@ import time
 
 import pytest
 
+from app.activity.students import PAGE_SIZE
+from app.courses.models import Course
+from app.extensions import db
+from app.roster.models import Enrollment
 from tests.hubusers import api, hub_login, sign_in
 
 pytestmark = pytest.mark.hub
@@ -146,3 +150,43 @@ def test_cli_status_and_poll(hub):
     )
     assert missing.returncode == 1
     assert "no course 'nope'" in missing.stderr
+
+
+def test_a_big_course_is_shown_a_page_at_a_time_and_every_student_counted(hub_app):
+    """260 students: the table shows 250 a page, filtered and sorted over all of them; the
+    counts and the CSV cover everyone."""
+    course = Course(slug="big", title="Big", hub_group="course-big", created_by="instructor")
+    db.session.add(course)
+    db.session.add_all(
+        Enrollment(course=course, username=f"s{i:04d}", name=f"Student {i:04d}")
+        for i in range(PAGE_SIZE + 10)
+    )
+    db.session.commit()
+    client = hub_app.test_client()
+    with client.session_transaction("/services/hubclass/") as session:
+        session["username"] = "instructor"
+
+    def table(**params) -> tuple[list[str], str]:
+        page = client.get("/services/hubclass/courses/big", query_string=params)
+        assert page.status_code == 200
+        text = page.get_data(as_text=True)
+        body = text.split("<tbody>")[1].split("</tbody>")[0]
+        return [part.split("</code>")[0] for part in body.split("<code>")[1:]], text
+
+    first, text = table()
+    assert first == [f"s{i:04d}" for i in range(PAGE_SIZE)]
+    assert f"<strong>{PAGE_SIZE + 10}</strong> enrolled" in text
+    assert f"Students 1\u2013{PAGE_SIZE} of {PAGE_SIZE + 10}" in text
+    assert "page=2" in text and 'rel="next"' in text and 'rel="prev"' not in text
+    second, text = table(page=2)
+    assert second == [f"s{i:04d}" for i in range(PAGE_SIZE, PAGE_SIZE + 10)]
+    assert 'rel="prev"' in text and 'rel="next"' not in text
+    assert table(page=99)[0] == second  # past the end: the last page
+    assert table(page="x")[0] == first
+    # Sorted over everyone, then paged: the newest name first.
+    assert table(sort="name", desc="1")[0][0] == f"s{PAGE_SIZE + 9:04d}"
+    few, text = table(q="s02", sort="username", desc="1")
+    assert few == [f"s{i:04d}" for i in range(PAGE_SIZE + 9, 199, -1)]
+    assert "Students 1\u2013" not in text  # one page: no pages to go through
+    exported = client.get("/services/hubclass/courses/big/students.csv").get_data(as_text=True)
+    assert len(exported.splitlines()) == PAGE_SIZE + 11

@@ -105,6 +105,32 @@ def test_a_one_byte_per_second_server_is_cut_off_and_no_git_is_left(slow_server,
     assert processes_mentioning(f":{slow_server.port}") == []
 
 
+def test_a_syncs_git_runs_nicer_than_the_service(slow_server, home):
+    """A distribution's git must not take the cores from the instructors' pages: every process
+    of a sync (the fork server's child and its git) runs 10 nicer than the service."""
+    url = f"git://127.0.0.1:{slow_server.port}/course.git"
+    done = threading.Event()
+    thread = threading.Thread(
+        target=lambda: (sync(url, home / "course", allowed_prefixes=["git://127.0.0.1"],
+                             timeout=30), done.set()),
+        daemon=True,
+    )  # fmt: skip
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not (fetching := processes_mentioning(f":{slow_server.port}")):
+            assert time.monotonic() < deadline, "no git process fetched from the slow server"
+            time.sleep(0.05)
+        ours = os.getpriority(os.PRIO_PROCESS, 0)
+        for line in fetching:
+            pid = int(line.split(":", 1)[0])
+            assert os.getpriority(os.PRIO_PROCESS, pid) == min(ours + 10, 19), line
+    finally:
+        slow_server.close()  # the fetch ends at once: the server stops answering
+        thread.join(40)
+    assert done.is_set()
+
+
 class _Redirect(http.server.BaseHTTPRequestHandler):
     target = ""
 
