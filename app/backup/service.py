@@ -220,7 +220,27 @@ def _read_manifest(archive: tarfile.TarFile) -> dict[str, Any]:
         raise BackupError(
             "backup_version", "This backup was written by a newer Hubclass: restore it there."
         )
+    # Every field the restore reads, checked before anything is loaded: a damaged or edited
+    # manifest is refused with its field named, never a traceback after the database changed.
+    damaged = [
+        name
+        for name, fits in (
+            ("database", manifest.get("database") in ("sqlite", "postgresql")),
+            ("revision", manifest.get("revision") is None or _is_text(manifest["revision"])),
+            ("taken_at", _is_text(manifest.get("taken_at"))),
+            ("secret_key", isinstance(manifest.get("secret_key", False), bool)),
+        )
+        if not fits
+    ]
+    if damaged:
+        raise BackupError(
+            "not_backup", f"This backup's manifest is damaged (its {', '.join(damaged)})."
+        )
     return manifest
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= 64 and value.isprintable()
 
 
 def _known_revision(revision: str | None) -> None:

@@ -198,6 +198,33 @@ def test_a_backup_of_a_newer_hubclass_or_no_backup_at_all_is_refused_before_anyt
         assert inspect(db.engine).get_table_names() == []  # nothing was loaded
 
 
+DAMAGES = [
+    ({"database": "oracle"}, "database"),
+    ({"taken_at": None}, "taken_at"),
+    ({"taken_at": ["2026"]}, "taken_at"),
+    ({"revision": 10}, "revision"),
+    ({"secret_key": "yes"}, "secret_key"),
+    ({"database": None, "taken_at": ""}, "database, taken_at"),
+]
+
+
+def test_a_damaged_manifest_is_refused_naming_its_field_before_anything_is_loaded(
+    plain_env, tmp_path: Path
+):
+    _env, saved = _backed_up(plain_env, tmp_path)
+    fresh = plain_env("fresh")
+    for number, (changes, named) in enumerate(DAMAGES):
+        damaged = _rewritten(saved, tmp_path / f"damaged-{number}.tar.gz", **changes)
+
+        refused = flask(fresh, "restore", str(damaged))
+
+        assert refused.returncode == 1, changes
+        assert f"This backup's manifest is damaged (its {named})." in refused.stderr, changes
+        assert "Traceback" not in refused.stderr
+    with app_on(fresh, migrated=False):
+        assert inspect(db.engine).get_table_names() == []
+
+
 def test_the_newest_postgresql_tool_is_chosen_and_a_missing_one_named_with_its_package(
     tmp_path: Path, monkeypatch
 ):
