@@ -55,6 +55,8 @@ VERSION = 1
 KEY_FILE = "secret_key"
 # The database's member in the archive, per format.
 DATABASE_FILES = {"sqlite": "database.sqlite", "custom": "database.pgdump", "plain": "database.sql"}
+# The formats each database's backup is written in.
+FORMATS = {"sqlite": ("sqlite",), "postgresql": ("custom", "plain")}
 # Tables the poller copies from the Hub again within a minute, and the leases of running
 # processes: a database holding only these is empty to a restore (the new service ran once).
 NOT_DATA = frozenset({"alembic_version", "lease", "hub_user_state", "activity_sample"})
@@ -225,7 +227,8 @@ def _read_manifest(archive: tarfile.TarFile) -> dict[str, Any]:
     damaged = [
         name
         for name, fits in (
-            ("database", manifest.get("database") in ("sqlite", "postgresql")),
+            ("database", manifest.get("database") in FORMATS),
+            ("format", manifest["format"] in _formats_of(manifest.get("database"))),
             ("revision", manifest.get("revision") is None or _is_text(manifest["revision"])),
             ("taken_at", _is_text(manifest.get("taken_at"))),
             ("secret_key", isinstance(manifest.get("secret_key", False), bool)),
@@ -237,6 +240,11 @@ def _read_manifest(archive: tarfile.TarFile) -> dict[str, Any]:
             "not_backup", f"This backup's manifest is damaged (its {', '.join(damaged)})."
         )
     return manifest
+
+
+def _formats_of(database: Any) -> tuple[str, ...]:
+    """The formats a backup of `database` is written in (any, when that is unknown)."""
+    return FORMATS.get(database if isinstance(database, str) else "", tuple(DATABASE_FILES))
 
 
 def _is_text(value: Any) -> bool:

@@ -76,24 +76,27 @@ _kept = _Words()
 def entry(row: Any, said: str, report: Any = None) -> dict[str, Any]:
     """One delivery (a row of ROW_COLUMNS) in the JSON; `report` only for a reset (what was
     put back, and where the student's copies went)."""
+    _, username, kind, state, outcome, commit, error, waiting_for, way, started, finished, paths = (
+        row
+    )
     found: dict[str, Any] = {
-        "username": row.username,
-        "kind": row.kind,
-        "state": shown(row.state),
-        "outcome": row.outcome,
-        "commit": row.commit,
-        "error": row.error,
-        "waiting_for": row.waiting_for,
+        "username": username,
+        "kind": kind,
+        "state": shown(state),
+        "outcome": outcome,
+        "commit": commit,
+        "error": error,
+        "waiting_for": waiting_for,
         # The outcome in the instructor's words, as the pages show it.
         "said": said,
         # "home" or "server" once it reached the student (None before), and that in words.
-        "way": row.way,
-        "way_said": words.way(row.way),
-        "started_at": iso_z(row.started_at) if row.started_at else None,
-        "finished_at": iso_z(row.finished_at) if row.finished_at else None,
+        "way": way,
+        "way_said": words.way(way),
+        "started_at": iso_z(started) if started else None,
+        "finished_at": iso_z(finished) if finished else None,
     }
-    if row.kind == RESET:
-        found.update(paths=row.paths, report=report)
+    if kind == RESET:
+        found.update(paths=paths, report=report)
     return found
 
 

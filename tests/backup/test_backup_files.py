@@ -205,6 +205,7 @@ DAMAGES = [
     ({"revision": 10}, "revision"),
     ({"secret_key": "yes"}, "secret_key"),
     ({"database": None, "taken_at": ""}, "database, taken_at"),
+    ({"format": "custom", "database": "sqlite"}, "format"),
 ]
 
 
