@@ -27,7 +27,6 @@ from sqlalchemy import event
 
 from app import activity, create_app
 from app.activity.models import ActivitySample
-from app.activity.students import PAGE_SIZE
 from app.assignments.models import Assignment
 from app.config import from_env
 from app.courses.models import Course
@@ -36,6 +35,7 @@ from app.extensions import db
 from app.hub import HubClient
 from app.roster.models import Enrollment
 from app.timeutil import utcnow
+from app.web.pages import PAGE_SIZE
 from demo.launch import start_hub
 
 

@@ -209,40 +209,6 @@ def select_rows(
     return dated + [r for r in rows if getattr(r, sort) is None]
 
 
-# Students per page of the dashboard's table (the Hub's own admin page pages its users too):
-# 2000 rows were most of the page's time and a megabyte to the browser. The counts, the chart,
-# the filters and the CSV still cover every student.
-PAGE_SIZE = 250
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of the table: its rows, its number (from 1) and how many there are."""
-
-    rows: list[StudentRow]
-    number: int
-    pages: int
-    first: int  # the position of its first row among all the rows shown, from 1 (0: none)
-    total: int
-
-    @property
-    def last(self) -> int:
-        return self.first + len(self.rows) - 1 if self.rows else 0
-
-
-def page_of(rows: list[StudentRow], asked: str | None, size: int = PAGE_SIZE) -> Page:
-    """The page `asked` (the `page` query parameter) of `rows`: the last one if it is past the
-    end, the first if it is no number."""
-    pages = max(1, -(-len(rows) // size))
-    try:
-        number = min(max(int(asked or 1), 1), pages)
-    except ValueError:
-        number = 1
-    start = (number - 1) * size
-    shown = rows[start : start + size]
-    return Page(shown, number, pages, start + 1 if shown else 0, len(rows))
-
-
 def sections(rows: list[StudentRow]) -> list[str]:
     return sorted({s for r in rows for s in (r.section or "").split("; ") if s})
 

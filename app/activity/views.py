@@ -11,6 +11,7 @@ from app.auth import current_instructor
 from app.courses.current import managed_course
 from app.courses.forms import CourseStaffForm
 from app.timeutil import utcnow
+from app.web.pages import page_of
 
 from . import not_theirs, poller
 from . import students as dashboard
@@ -39,7 +40,7 @@ def course_detail(slug: str):
         sort=args.get("sort", "name"),
         descending=args.get("desc") == "1",
     )
-    page = dashboard.page_of(rows, args.get("page"))
+    page = page_of(rows, args.get("page"))
     if show != dashboard.Show.BEHIND:
         columns = dashboard.with_assignments(course, page.rows)
     return render_template(

@@ -16,6 +16,7 @@ from flask import current_app
 from sqlalchemy import Row, select
 
 from app import audit
+from app.audit.actions import ACCOUNTS_MADE
 from app.courses.models import Course
 from app.courses.service import staff_users
 from app.extensions import db
@@ -342,6 +343,14 @@ def _journal_created(record: RosterImport, actor: str, made: list[HubUser]) -> N
     record.status = ImportStatus.PARTIAL  # until the apply ends
     record.applied_at = utcnow()
     record.applied_by = actor
+    audit.record(
+        actor,
+        ACCOUNTS_MADE,
+        course=record.course,
+        target=record.filename,
+        import_id=record.id,
+        students=sorted(user.name for user in made),
+    )
     db.session.commit()
 
 

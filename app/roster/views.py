@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from app.auth import current_instructor
 from app.courses.current import managed_course
@@ -11,6 +11,7 @@ from app.roster import RosterError, imports
 from app.roster.apply import is_failure
 from app.roster.models import ImportStatus
 from app.roster.plan import RemoveMode
+from app.web.pages import page_of
 
 from .forms import ApplyRosterForm, RosterUploadForm
 
@@ -25,12 +26,14 @@ def _states() -> dict:
 
 def _page(course, form, status=200, open_columns=False):
     enrollments = imports.all_enrollments(course)
+    page = page_of(enrollments, request.args.get("page"))
     return render_template(
         "roster/roster.html",
         course=course,
         form=form,
         open_columns=open_columns,
-        enrollments=enrollments,
+        enrollments=page.rows,
+        page=page,
         enrolled=sum(1 for e in enrollments if e.active),
         history=imports.history(course),
     ), status

@@ -11,10 +11,10 @@ import time
 
 import pytest
 
-from app.activity.students import PAGE_SIZE
 from app.courses.models import Course
 from app.extensions import db
 from app.roster.models import Enrollment
+from app.web.pages import PAGE_SIZE
 from tests.hubusers import api, hub_login, sign_in
 
 pytestmark = pytest.mark.hub
@@ -153,8 +153,8 @@ def test_cli_status_and_poll(hub):
 
 
 def test_a_big_course_is_shown_a_page_at_a_time_and_every_student_counted(hub_app):
-    """260 students: the table shows 250 a page, filtered and sorted over all of them; the
-    counts and the CSV cover everyone."""
+    """260 students: the dashboard's table shows 250 a page, filtered and sorted over all of
+    them, and so does the roster page's; the counts and the CSV cover everyone."""
     course = Course(slug="big", title="Big", hub_group="course-big", created_by="instructor")
     db.session.add(course)
     db.session.add_all(
@@ -190,3 +190,12 @@ def test_a_big_course_is_shown_a_page_at_a_time_and_every_student_counted(hub_ap
     assert "Students 1\u2013" not in text  # one page: no pages to go through
     exported = client.get("/services/hubclass/courses/big/students.csv").get_data(as_text=True)
     assert len(exported.splitlines()) == PAGE_SIZE + 11
+    for number, expected in ((1, range(PAGE_SIZE)), (2, range(PAGE_SIZE, PAGE_SIZE + 10))):
+        roster = client.get("/services/hubclass/courses/big/roster/", query_string={"page": number})
+        text = roster.get_data(as_text=True)
+        body = text.split("<tbody>")[1].split("</tbody>")[0]
+        assert [p.split("</code>")[0] for p in body.split("<code>")[1:]] == [
+            f"s{i:04d}" for i in expected
+        ]
+        assert f"{PAGE_SIZE + 10} students</span>" in text
+        assert f"page {number} of 2" in text

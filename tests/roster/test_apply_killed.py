@@ -20,6 +20,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from app.audit.actions import ACCOUNTS_MADE
+from app.audit.models import AuditEvent
+from app.courses import CLI_ACTOR
 from app.extensions import db
 from app.roster.models import HubAccount, ImportStatus, RosterImport
 from tests.conftest import REPO, _migrated, real_hub_env, run_flask
@@ -87,3 +90,10 @@ def test_an_apply_killed_after_making_accounts_keeps_them_hubclasss_and_a_rerun_
         assert first.results == {name: "created" for name in names}
         assert second.status == ImportStatus.APPLIED
         assert set(second.results.values()) == {"added"}
+        # The audit log names every account the cut apply made, by whom and from which file.
+        (made_log,) = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == ACCOUNTS_MADE)
+        ).all()
+        assert made_log.detail["students"] == names
+        assert (made_log.actor, made_log.target) == (CLI_ACTOR, roster.name)
+        assert made_log.detail["import_id"] == first.id
