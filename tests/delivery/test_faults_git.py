@@ -90,16 +90,22 @@ class GitDaemon:
             self.process = None
 
 
-@pytest.fixture
-def daemon(tmp_path: Path, upstream: Upstream) -> Iterator[GitDaemon]:
+def serving(tmp_path: Path, upstream: Upstream, hook_text: str = HOOK) -> Iterator[GitDaemon]:
+    """A fixture's body: a running GitDaemon with the hook, let go and killed after."""
     root = tmp_path / "daemon"
     root.mkdir()
-    server = GitDaemon(root, upstream)
+    server = GitDaemon(root, upstream, hook_text)
     server.start()
     try:
         yield server
     finally:
+        server.stall.unlink(missing_ok=True)  # a git still held by the hook goes on, then ends
         server.kill()
+
+
+@pytest.fixture
+def daemon(tmp_path: Path, upstream: Upstream) -> Iterator[GitDaemon]:
+    yield from serving(tmp_path, upstream)
 
 
 @contextmanager

@@ -26,7 +26,7 @@ from tests.gitsync.conftest import Upstream, repo_git, tree_bytes
 
 from . import test_servers
 from .kit import assignment_for, eventually, leftovers, settled, workers
-from .test_faults_git import GitDaemon, mirrors, version_2_stalled
+from .test_faults_git import GitDaemon, mirrors, serving, version_2_stalled
 from .test_faults_homes import V2, deliveries_done
 from .test_servers import deliveries, run, start_all
 
@@ -50,14 +50,7 @@ fi
 
 @pytest.fixture
 def daemon(tmp_path: Path, upstream: Upstream) -> Iterator[GitDaemon]:
-    root = tmp_path / "daemon"
-    root.mkdir()
-    server = GitDaemon(root, upstream, CUT_SHALLOW)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
+    yield from serving(tmp_path, upstream, CUT_SHALLOW)
 
 
 def delivery_tokens_of(hub, name: str) -> list[dict]:
