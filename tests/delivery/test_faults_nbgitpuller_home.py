@@ -196,3 +196,79 @@ def test_a_home_delivery_while_the_students_nbgitpuller_fetches_arrives_and_nbgi
     assert tree_bytes(folder) == with_v2(files)
     assert deliveries_done(student.name, v2) == 1
     assert leftovers(home) == []
+
+
+# The student's own pre-commit hook (their ~/.gitconfig's core.hooksPath, which nbgitpuller's
+# git reads and Hubclass's never does): nbgitpuller's `git commit -am` of their edits waits
+# in it, holding .git/index.lock, until `hold` goes; `held` says it is there.
+PRE_COMMIT = "#!/bin/sh\ntouch {held}\nwhile [ -e {hold} ]; do sleep 0.1; done\n"
+
+
+def test_nbgitpuller_holding_index_lock_fails_the_home_delivery_alone_and_a_retry_converges(
+    home_app, accounts_hub, running_student, upstream, daemon
+):
+    # The engine waits for a git in the folder up to the delivery's timeout (less a second).
+    home_app.config["HUBCLASS_DELIVERY_TIMEOUT_SECONDS"] = 8
+    hub, homes = accounts_hub
+    student, home = running_student, homes / running_student.name
+    hw1 = assignment_for(f"lk{student.name[-6:]}", upstream, [student], repo_url=daemon.url)
+    first = distribute(hw1, who=None).id
+    db.session.commit()
+    run_to_the_end(home_app, first)
+    assert rows_of(first)[student.name].state == "done", rows_of(first)[student.name].error
+    folder = home / "hw1"
+    student.write(folder / "week1" / "data.csv", f"a,b\n1,2\n{student.name}'s answer\n")
+    student.write(folder / "mine.txt", b"\x00\x01 not the course's\n")
+    files = tree_bytes(folder)
+    head = repo_git(folder, "rev-parse", "HEAD").strip()
+    v2 = upstream.commit(V2, "version 2")
+    hold, held = home / ".holding", home / ".held"
+    student.write(hold, "")
+    student.write(home / "hooks" / "pre-commit", PRE_COMMIT.format(hold=hold, held=held))
+    (home / "hooks" / "pre-commit").chmod(0o755)
+    student.write(home / ".gitconfig", f"[core]\n\thooksPath = {home / 'hooks'}\n")
+
+    pull = OwnPull(hub, student, daemon.url)
+    lock = folder / ".git" / "index.lock"
+    try:
+        eventually(held.exists, "nbgitpuller commits the student's edits", 60)
+        assert lock.exists()
+        second = distribute(hw1, who=None).id
+        db.session.commit()
+        run_to_the_end(home_app, second)
+        row = rows_of(second)[student.name]
+        assert (row.state, row.commit) == ("failed", None), (row.state, row.error)
+        assert said(row) == "failed: git was running in the folder"
+        # nbgitpuller left alone, mid-commit; the folder as it was; nothing beside it.
+        assert pull.thread.is_alive() and lock.exists()
+        assert tree_bytes(folder) == files
+        assert leftovers(home) == []
+    finally:
+        hold.unlink(missing_ok=True)
+        pull.thread.join(120)
+    # nbgitpuller went on: it committed the edits and merged the course's version 2 itself.
+    assert pull.phase() == "finished", pull.output()
+    assert tree_bytes(folder) == with_v2(files)
+    merged = repo_git(folder, "rev-parse", "HEAD")
+
+    retry = distribute(hw1, who=None, retry_failed=True).id
+    db.session.commit()
+    assert set(rows_of(retry)) == {student.name}
+    run_to_the_end(home_app, retry)
+    # The retry finds version 2 there (nbgitpuller's merge): it records it, changing nothing.
+    done = rows_of(retry)[student.name]
+    assert (done.state, done.outcome, done.commit) == ("done", "unchanged", v2), done.error
+    assert said(done) == "already up to date; kept 1 of your edits"
+    third = distribute(hw1, who=None).id
+    db.session.commit()
+    run_to_the_end(home_app, third)
+    last = rows_of(third)[student.name]
+    assert (last.state, last.outcome, last.commit) == ("done", "unchanged", v2), last.error
+    assert repo_git(folder, "rev-parse", "HEAD") == merged
+    repo_git(folder, "merge-base", "--is-ancestor", head, "HEAD")
+    assert tree_bytes(folder) == with_v2(files)
+    repo_git(folder, "fsck", "--no-progress")
+    assert owners(folder) == {student.uid}
+    assert leftovers(home) == []
+    assert deliveries_done(student.name, v2) == 0  # brought by nbgitpuller, by no delivery
+    assert server_of(hub, student.name).get("ready")
