@@ -9,7 +9,9 @@ again converge, the new version given once.
 
 tests/delivery/test_faults_git.py kills the same server during the mirror's fetch (home
 delivery); here the mirror's fetch gets through (the mirror is a full clone; the kill waits
-for a shallow clone's fetch, which only the student's folder is).
+for a shallow clone's fetch, which only the student's folder is). On SQLite only: what
+happens is git's and nbgitpuller's; the queue's rows on PostgreSQL are proven by
+test_faults_git.py.
 """
 
 from __future__ import annotations

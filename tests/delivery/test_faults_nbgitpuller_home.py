@@ -4,8 +4,17 @@ assignment folder runs (SECURITY.md fault 4).
 A Hub whose servers run as the students' own accounts (`accounts_hub`), Hubclass's worker
 delivering into the home as the student (HUBCLASS_DELIVERY=home), the course on a real `git
 daemon`. The student clicks the course's nbgitpuller link (targetpath=hw1: the folder the
-assignment delivers into) with their own token; its `git fetch` is held by the daemon
-(git's pack-objects hook) while the distribution runs, then let go.
+assignment delivers into) with their own token, and nbgitpuller is held mid-pull while the
+distribution runs, then let go:
+- in its `git fetch` (the daemon's pack-objects hook holds the pack): the delivery, which sees
+  no lock, arrives; git then refuses nbgitpuller's fetch its ref update (origin/main moved
+  since it began) and nbgitpuller stops before touching a file;
+- in its commit of the student's edits, holding .git/index.lock (their own pre-commit hook):
+  the delivery waits, then fails alone, "git was running in the folder", leaving nbgitpuller
+  be; nbgitpuller merges the course's version itself, and a retry records it, changing nothing.
+Either way nothing of the student's is lost and distributing again delivers nothing twice. On
+SQLite only: the outcome is the folder's and git's, and the queue's rows these read back are
+proven on PostgreSQL too by test_faults_homes.py.
 """
 
 from __future__ import annotations
@@ -130,15 +139,15 @@ class OwnPull:
         return "".join(e.get("output", "") for e in self.events)
 
 
-def test_a_home_delivery_while_the_students_nbgitpuller_fetches_arrives_and_nbgitpuller_stops_clean(
-    home_app, accounts_hub, running_student, upstream, daemon
-):
-    hub, homes = accounts_hub
-    student, home = running_student, homes / running_student.name
-    hw1 = assignment_for(f"ov{student.name[-6:]}", upstream, [student], repo_url=daemon.url)
+def given_edited_then_v2(
+    app, student: Student, home: Path, upstream: Upstream, daemon: GitDaemon, tag: str
+) -> tuple:
+    """Version 1 delivered into the home, then the student's edits, then the course's version
+    2: (the assignment, the student's files, their commit, version 2)."""
+    hw1 = assignment_for(f"{tag}{student.name[-6:]}", upstream, [student], repo_url=daemon.url)
     first = distribute(hw1, who=None).id
     db.session.commit()
-    run_to_the_end(home_app, first)
+    run_to_the_end(app, first)
     assert rows_of(first)[student.name].state == "done", rows_of(first)[student.name].error
     folder = home / "hw1"
     student.write(folder / "week1" / "data.csv", f"a,b\n1,2\n{student.name}'s answer\n")
@@ -146,6 +155,16 @@ def test_a_home_delivery_while_the_students_nbgitpuller_fetches_arrives_and_nbgi
     files = tree_bytes(folder)
     head = repo_git(folder, "rev-parse", "HEAD").strip()
     v2 = upstream.commit(V2, "version 2")
+    return hw1, files, head, v2
+
+
+def test_a_home_delivery_while_the_students_nbgitpuller_fetches_arrives_and_nbgitpuller_stops_clean(
+    home_app, accounts_hub, running_student, upstream, daemon
+):
+    hub, homes = accounts_hub
+    student, home = running_student, homes / running_student.name
+    hw1, files, head, v2 = given_edited_then_v2(home_app, student, home, upstream, daemon, "ov")
+    folder = home / "hw1"
 
     daemon.stall.touch()
     pull = OwnPull(hub, student, daemon.url)
@@ -211,17 +230,8 @@ def test_nbgitpuller_holding_index_lock_fails_the_home_delivery_alone_and_a_retr
     home_app.config["HUBCLASS_DELIVERY_TIMEOUT_SECONDS"] = 8
     hub, homes = accounts_hub
     student, home = running_student, homes / running_student.name
-    hw1 = assignment_for(f"lk{student.name[-6:]}", upstream, [student], repo_url=daemon.url)
-    first = distribute(hw1, who=None).id
-    db.session.commit()
-    run_to_the_end(home_app, first)
-    assert rows_of(first)[student.name].state == "done", rows_of(first)[student.name].error
+    hw1, files, head, v2 = given_edited_then_v2(home_app, student, home, upstream, daemon, "lk")
     folder = home / "hw1"
-    student.write(folder / "week1" / "data.csv", f"a,b\n1,2\n{student.name}'s answer\n")
-    student.write(folder / "mine.txt", b"\x00\x01 not the course's\n")
-    files = tree_bytes(folder)
-    head = repo_git(folder, "rev-parse", "HEAD").strip()
-    v2 = upstream.commit(V2, "version 2")
     hold, held = home / ".holding", home / ".held"
     student.write(hold, "")
     student.write(home / "hooks" / "pre-commit", PRE_COMMIT.format(hold=hold, held=held))
