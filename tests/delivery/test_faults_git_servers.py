@@ -97,6 +97,7 @@ def test_the_git_server_killed_during_nbgitpullers_fetch_fails_that_delivery_and
     assert repo_git(folder, "rev-parse", "HEAD") == head
     assert repo_git(folder, "rev-parse", "refs/remotes/origin/main") == fetched
     repo_git(folder, "fsck", "--no-progress")
+    assert not [p.name for p in (folder / ".git" / "objects" / "pack").iterdir() if "tmp" in p.name]
     assert leftovers(student.home) == []
     assert not [e.name for e in student.home.iterdir() if e.name.startswith("hw1_backup_")]
     # The Hub: the student's server still runs, and the delivery's token is gone.
