@@ -34,7 +34,8 @@ def python_for_everyone() -> tuple[list[str], dict[str, str]]:
     """How an unprivileged account runs this venv's Python: (argv prefix, extra environment).
 
     The venv's interpreter may sit where only root may read (a pyenv under /root): then the
-    system's Python of the same version runs the venv's packages (the same ABI), on PYTHONPATH.
+    system's Python of the same version runs the venv's packages (the same ABI), on PYTHONPATH,
+    with the venv's Jupyter config (so its servers load nbgitpuller, as the venv's would).
     """
     real = Path(sys.executable).resolve()
     if _open_to_everyone(real):
@@ -46,7 +47,13 @@ def python_for_everyone() -> tuple[list[str], dict[str, str]]:
             "with a Python every account can run (e.g. the system's python3)."
         )
     packages = sysconfig.get_paths()["purelib"]
-    return [str(system)], {"PYTHONPATH": f"{packages}{os.pathsep}{REPO}"}
+    # The venv's own Jupyter config (the server extensions its packages enable: nbgitpuller),
+    # which the system's Python looks for under its own prefix, not the venv's.
+    config = Path(sys.prefix) / "etc" / "jupyter"
+    return [str(system)], {
+        "PYTHONPATH": f"{packages}{os.pathsep}{REPO}",
+        "JUPYTER_CONFIG_PATH": str(config),
+    }
 
 
 def free_port() -> int:

@@ -7,11 +7,13 @@ under a world-traversable scratch dir, and every sync really runs as them.
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from demo.launch import RunningHub, start_hub
 from tests.conftest import _migrated, hub_env, real_hub_env
 from tests.gitsync.conftest import Student, Upstream, _make_user, _remove_user
 
@@ -114,3 +116,29 @@ def shared_database(request, tmp_path: Path) -> dict[str, str]:
         return {}
     server = request.getfixturevalue("postgres")
     return {"HUBCLASS_DATABASE_URL": server.create_database(f"s_{tmp_path.name[-40:]}")}
+
+
+@pytest.fixture(scope="session")
+def accounts_hub(tmp_path_factory, base_dir: Path) -> Iterator[tuple[RunningHub, Path]]:
+    """A real Hub whose servers run as the users' own system accounts, in homes under the
+    returned folder (made, owned by the account, at a server's first start): what Hubclass
+    needs to deliver into homes while the students' servers run. Its Hubclass service runs as
+    root on a database of its own."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to start servers as students' accounts")
+    homes = base_dir / f"account-homes-{secrets.token_hex(3)}"
+    homes.mkdir(mode=0o755)
+    template = f"{homes}/{{username}}"
+    hub = start_hub(
+        tmp_path_factory.mktemp("accounts-hub"),
+        extra_env={
+            "HUBCLASS_HUB_SPAWNER": "accounts",
+            "HUBCLASS_HOME_TEMPLATE": template,
+            "HUBCLASS_ALLOWED_REPO_URLS": "file://",
+            "HUBCLASS_POLL_SECONDS": "0.5",
+        },
+    )
+    try:
+        yield hub, homes
+    finally:
+        hub.stop()

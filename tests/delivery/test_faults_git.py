@@ -40,13 +40,14 @@ fi
 
 
 class GitDaemon:
-    """`git daemon` serving the upstream's folder on a free loopback port."""
+    """`git daemon` serving the upstream's folder on a free loopback port; `hook_text` (git's
+    pack-objects hook, formatted with the `stall` and `sent` files) decides how it sends."""
 
-    def __init__(self, root: Path, upstream: Upstream) -> None:
+    def __init__(self, root: Path, upstream: Upstream, hook_text: str = HOOK) -> None:
         self.root, self.upstream = root, upstream
         self.stall, self.sent = root / "stall", root / "sent"
         hook = root / "pack-hook"
-        hook.write_text(HOOK.format(stall=self.stall, sent=self.sent))
+        hook.write_text(hook_text.format(stall=self.stall, sent=self.sent))
         hook.chmod(0o755)
         (root / ".gitconfig").write_text(f"[uploadpack]\n\tpackObjectsHook = {hook}\n")
         with socket.socket() as probe:
@@ -89,16 +90,22 @@ class GitDaemon:
             self.process = None
 
 
-@pytest.fixture
-def daemon(tmp_path: Path, upstream: Upstream) -> Iterator[GitDaemon]:
+def serving(tmp_path: Path, upstream: Upstream, hook_text: str = HOOK) -> Iterator[GitDaemon]:
+    """A fixture's body: a running GitDaemon with the hook, let go and killed after."""
     root = tmp_path / "daemon"
     root.mkdir()
-    server = GitDaemon(root, upstream)
+    server = GitDaemon(root, upstream, hook_text)
     server.start()
     try:
         yield server
     finally:
+        server.stall.unlink(missing_ok=True)  # a git still held by the hook goes on, then ends
         server.kill()
+
+
+@pytest.fixture
+def daemon(tmp_path: Path, upstream: Upstream) -> Iterator[GitDaemon]:
+    yield from serving(tmp_path, upstream)
 
 
 @contextmanager
@@ -107,6 +114,17 @@ def run_in_background(app, distribution_id: int) -> Iterator[None]:
     with workers(app, 2):
         yield
         eventually(lambda: settled(distribution_id), "the deliveries ran", 120)
+
+
+def version_2_stalled(upstream: Upstream, daemon: GitDaemon, assignment) -> tuple[bytes, str, int]:
+    """The course's version 2 (with a big file), the server set to stall its pack, and a
+    distribution of it: (the big file, the commit, the distribution's id)."""
+    big = os.urandom(300_000)  # a pack of many chunks: the server dies part-way through it
+    v2 = upstream.commit({**V2, "data/big.bin": big}, "version 2")
+    daemon.stall.touch()
+    distribution_id = distribute(assignment, who=None).id
+    db.session.commit()
+    return big, v2, distribution_id
 
 
 def mirrors() -> list[Path]:
@@ -124,12 +142,7 @@ def test_the_git_server_killed_mid_fetch_fails_the_distribution_cleanly_and_a_re
     hw1, files, heads = given_and_edited(app, students, homes, upstream, repo_url=daemon.url)
     (mirror,) = mirrors()
     mirrored = repo_git(mirror, "rev-parse", "refs/heads/main")
-    big = os.urandom(300_000)  # a pack of many chunks: the server dies part-way through it
-    v2 = upstream.commit({**V2, "data/big.bin": big}, "version 2")
-
-    daemon.stall.touch()
-    second = distribute(hw1, who=None).id
-    db.session.commit()
+    big, v2, second = version_2_stalled(upstream, daemon, hw1)
     with run_in_background(app, second):
         eventually(daemon.sent.exists, "the server is sending the pack", 60)
         time.sleep(0.2)  # the first bytes reach the mirror's fetch

@@ -1,49 +1,26 @@
 """A student with no home waits; once they sign in and start a server, the Hub makes their home
 (owned by their own account) and the waiting delivery runs by itself: no click.
 
-A Hub of its own, whose spawner starts servers as the students' system accounts (the demo's
-when it runs as root), with Hubclass as its managed service running as root.
+The accounts Hub (tests/delivery/conftest.py), whose spawner starts servers as the students'
+system accounts (the demo's when it runs as root), with Hubclass as its managed service running
+as root.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
-from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 
 from app.delivery import distribute
 from app.extensions import db
-from demo.launch import RunningHub, start_hub
+from demo.launch import RunningHub
 from tests.conftest import _migrated, real_hub_env
 from tests.delivery.kit import assignment_for, eventually, owners, states
 from tests.hubusers import ensure_users, hub_login
 
 pytestmark = [pytest.mark.hub, pytest.mark.root]
-
-
-@pytest.fixture(scope="module")
-def accounts_hub(tmp_path_factory, base_dir: Path) -> Iterator[tuple[RunningHub, Path]]:
-    """A real Hub whose servers run as the users' own accounts, in homes under `homes`."""
-    homes = base_dir / f"account-homes-{secrets.token_hex(3)}"
-    homes.mkdir(mode=0o755)
-    template = f"{homes}/{{username}}"
-    hub = start_hub(
-        tmp_path_factory.mktemp("accounts-hub"),
-        extra_env={
-            "HUBCLASS_HUB_SPAWNER": "accounts",
-            "HUBCLASS_HOME_TEMPLATE": template,
-            "HUBCLASS_ALLOWED_REPO_URLS": "file://",
-            "HUBCLASS_POLL_SECONDS": "0.5",
-        },
-    )
-    try:
-        yield hub, homes
-    finally:
-        hub.stop()
 
 
 def _server(hub: RunningHub, name: str) -> dict | None:
