@@ -7,6 +7,7 @@ import hashlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import (
@@ -87,11 +88,19 @@ class NotAnInstructor(AccessError):
         self.groups = groups
 
 
+# How far into its time an entry is asked for again in the background, while reads go on with
+# it: an instructor who keeps browsing never waits for the Hub. (bench/load.py: the page that
+# found its entry expired waited for a busy Hub, and those were the slowest pages.) It only
+# makes a stale answer live shorter: an entry still expires at ttl if the Hub does not answer.
+REFRESH_AFTER = 0.5
+
+
 class _TTLCache:
     """A small per-process cache: the Hub is asked again once an entry is older than ttl."""
 
     def __init__(self) -> None:
         self._items: dict[str, tuple[float, object]] = {}
+        self._refreshing: set[str] = set()
         self._lock = threading.Lock()
 
     def get(self, key: str, ttl: float):
@@ -100,6 +109,21 @@ class _TTLCache:
         if item and time.monotonic() - item[0] < ttl:
             return item[1]
         return None
+
+    def claim_refresh(self, key: str, ttl: float) -> bool:
+        """True (once, until refreshed()) when the entry is past REFRESH_AFTER of its time."""
+        with self._lock:
+            item = self._items.get(key)
+            if item is None or key in self._refreshing:
+                return False
+            if time.monotonic() - item[0] < ttl * REFRESH_AFTER:
+                return False
+            self._refreshing.add(key)
+            return True
+
+    def refreshed(self, key: str) -> None:
+        with self._lock:
+            self._refreshing.discard(key)
 
     def put(self, key: str, value: object) -> None:
         with self._lock:
@@ -154,24 +178,59 @@ def _user_for_token(token: str, fresh: bool = False) -> str:
         # Forget the earlier answer first: if the Hub now refuses the token, in any way, the
         # reads that rode on that answer end too.
         cache.discard(key)
-    name = cache.get(key, current_app.config["HUB_AUTH_CACHE_SECONDS"])
+    ttl = current_app.config["HUB_AUTH_CACHE_SECONDS"]
+    name = cache.get(key, ttl)
     if name is None:
         try:
-            identity: Identity = hub_client().identify_token(token)
-        except HubError as e:
-            if e.code == "invalid_token":
-                raise Unauthorized() from None
+            name = _token_owner(token)
+        except (Unauthorized, TokenTooNarrow):
+            cache.discard(key)
             raise
-        if identity.kind != "user":
-            raise Unauthorized()
-        # Only tokens that may access this service count: a token the instructor made for
-        # something narrower (e.g. read:users:name) must not carry Hubclass's powers.
-        service = current_app.config["HUB_SERVICE_NAME"]
-        if not {"access:services", f"access:services!service={service}"} & set(identity.scopes):
-            raise TokenTooNarrow(identity.name, service)
-        name = identity.name
         cache.put(key, name)
+    elif cache.claim_refresh(key, ttl):
+        _in_background(cache, key, lambda: _refresh_token(cache, key, token))
     return name
+
+
+def _token_owner(token: str) -> str:
+    """The user the Hub says `token` is, if it may use this service."""
+    try:
+        identity: Identity = hub_client().identify_token(token)
+    except HubError as e:
+        if e.code == "invalid_token":
+            raise Unauthorized() from None
+        raise
+    if identity.kind != "user":
+        raise Unauthorized()
+    # Only tokens that may access this service count: a token the instructor made for
+    # something narrower (e.g. read:users:name) must not carry Hubclass's powers.
+    service = current_app.config["HUB_SERVICE_NAME"]
+    if not {"access:services", f"access:services!service={service}"} & set(identity.scopes):
+        raise TokenTooNarrow(identity.name, service)
+    return identity.name
+
+
+def _refresh_token(cache: _TTLCache, key: str, token: str) -> None:
+    try:
+        cache.put(key, _token_owner(token))
+    except (Unauthorized, TokenTooNarrow):
+        cache.discard(key)  # the next read asks the Hub itself, and is refused
+
+
+def _in_background(cache: _TTLCache, key: str, refresh: Callable[[], object]) -> None:
+    """Run `refresh` in a thread of its own, in this app's context."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def run() -> None:
+        try:
+            with app.app_context():
+                refresh()
+        except Exception:  # the entry expires at its time; the next read then asks itself
+            log.warning("Refreshing a sign-in check with the Hub failed", exc_info=True)
+        finally:
+            cache.refreshed(key)
+
+    threading.Thread(target=run, name="hubclass-auth-refresh", daemon=True).start()
 
 
 def check_instructor(name: str, fresh: bool = False) -> Instructor:
@@ -183,12 +242,20 @@ def check_instructor(name: str, fresh: bool = False) -> Instructor:
     ttl = current_app.config["HUB_AUTH_CACHE_SECONDS"]
     cached = cache.get(name, ttl)
     if fresh or cached is None:
-        user = hub_client().get_user(name)
-        cached = _as_instructor(user) if user else False
-        cache.put(name, cached)
+        cached = _ask_about(cache, name)
+    elif cache.claim_refresh(name, ttl):
+        _in_background(cache, name, lambda: _ask_about(cache, name))
     if not cached:
         raise NotAnInstructor(name, current_app.config["HUBCLASS_INSTRUCTOR_GROUPS"])
     return cached
+
+
+def _ask_about(cache: _TTLCache, name: str) -> Instructor | bool:
+    """Ask the Hub whether `name` may use Hubclass, and remember its answer."""
+    user = hub_client().get_user(name)
+    found = _as_instructor(user) if user else False
+    cache.put(name, found)
+    return found
 
 
 def _as_instructor(user: HubUser) -> Instructor | bool:

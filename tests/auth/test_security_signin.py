@@ -8,6 +8,7 @@ session) and 9 (a write asks the Hub about its token every time: revocation is i
 
 from __future__ import annotations
 
+import threading
 import time
 from urllib.parse import parse_qs, urlencode, urlparse
 
@@ -16,6 +17,7 @@ import requests
 from flask_migrate import upgrade
 
 from app import create_app
+from app.auth import access
 from app.config import from_env
 from app.courses.models import Course
 from app.extensions import db
@@ -269,3 +271,42 @@ def test_an_instructor_removed_from_the_group_cannot_write_at_once(hub, long_cac
     assert r.status_code == 403
     assert r.json["error"]["code"] == "not_instructor"
     assert db.session.query(Course).filter_by(slug="left-write").count() == 0
+
+
+def test_a_check_half_way_through_its_time_is_refreshed_in_the_background(
+    hub, long_cache_app, monkeypatch
+):
+    """An instructor who keeps browsing never waits for the Hub: a read half way through the
+    cache's time is answered from it while the Hub is asked again beside it, so a change on
+    the Hub (here: removed from the instructors) is seen before the cached answer expires."""
+    ensure_users(hub, ["refreshed"], groups=["instructors"])
+    client = long_cache_app.test_client()
+    with client.session_transaction("/services/hubclass/") as session:
+        session["username"] = "refreshed"
+    assert client.get(API + "courses").status_code == 200  # asked the Hub, cached for 600 s
+    remove_from_group(hub, "instructors", ["refreshed"])
+    assert client.get(API + "courses").status_code == 200  # early on: the cached answer
+
+    # Now past the refresh point (instead of waiting 300 s): still the cached answer, and the
+    # Hub is asked again meanwhile.
+    monkeypatch.setattr(access, "REFRESH_AFTER", 0)
+    assert client.get(API + "courses").status_code == 200
+    for thread in [t for t in threading.enumerate() if t.name == "hubclass-auth-refresh"]:
+        thread.join(30)
+    refused = client.get(API + "courses")
+    assert refused.status_code == 403
+    assert refused.json["error"]["code"] == "not_instructor"
+
+
+def test_a_token_half_way_through_its_time_is_checked_again_in_the_background(
+    hub, long_cache_app, monkeypatch
+):
+    client = long_cache_app.test_client()
+    headers, token_id = _revocable_token(hub)
+    assert client.get(API + "whoami", headers=headers).status_code == 200
+    _revoke(hub, token_id)
+    monkeypatch.setattr(access, "REFRESH_AFTER", 0)  # past the refresh point at once
+    assert client.get(API + "whoami", headers=headers).status_code == 200  # the cached answer
+    for thread in [t for t in threading.enumerate() if t.name == "hubclass-auth-refresh"]:
+        thread.join(30)
+    assert client.get(API + "whoami", headers=headers).status_code == 401
