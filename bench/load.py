@@ -16,13 +16,15 @@ Locust (headless, through its library API) runs --instructors Hub users, the cou
 staff, each signed in the real way: the Hub's login form, then Hubclass's sign-in (the Hub's
 OAuth, ending in Hubclass's session cookie); every request goes through the Hub's proxy as a
 browser sends it. Once all are signed in, the course's instructor distributes the assignment
-to section lab-a (the API, with a Hub token), and each instructor browses in a loop, thinking
-2-6 s after each page: the course dashboard; the distribution's progress page, then its JSON
+to section lab-a (the API, with a Hub token), and each instructor, having read the dashboard
+their sign-in ended on for 2-6 s, browses in a loop, thinking 2-6 s after each page: the course
+dashboard; the distribution's progress page, then its JSON
 once a second, as the page's script polls it while deliveries run (at most 15 times a visit);
 the roster page. The load ends once the distribution has finished and --min-seconds have
 passed (at most --max-seconds).
 
-Prints p50/p95 per page (and the service's own time for it, from gunicorn's access log: the
+Prints p50/p95 per page and when its slowest requests ended, counted from the distribution's
+start (and the service's own time for it, from gunicorn's access log: the
 rest is the Hub's proxy and the wait for a free worker thread), the failed requests (an error
 status, no answer, or a page without what it must show) and the polls the service made
 meanwhile. Goals: p95 < 500 ms on every
@@ -132,6 +134,9 @@ class Instructor(HttpUser):
         s.signed_in += 1
         while s.distribution is None:
             gevent.sleep(0.2)
+        # The sign-in ended on the dashboard: each reads it before the next page, as people do,
+        # rather than all 20 asking for it again in the same instant the distribution starts.
+        self.think()
 
     def think(self) -> None:
         gevent.sleep(random.uniform(*THINK_SECONDS))
@@ -174,9 +179,13 @@ class Seen:
 
     times: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     failures: list[str] = field(default_factory=list)
+    # When each request ended (time.monotonic()), beside its time: when the slowest came.
+    ended: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    began: float = 0.0  # when the distribution was started
 
     def record(self, name: str, response_time: float, exception: Any, **_: Any) -> None:
         self.times[name].append(response_time)
+        self.ended[name].append(time.monotonic())
         if exception is not None:
             self.failures.append(f"{name}: {str(exception)[:200]}")
 
@@ -263,7 +272,7 @@ def run_load(hub: RunningHub, session: requests.Session, scenario: Scenario,
         gevent.sleep(0.2)
     polls = polls_in_log(hub)
     log_from = len(hub.log())
-    began = time.monotonic()
+    began = seen.began = time.monotonic()
     scenario.distribution = distribute(hub, session)
     print(f"  {len(scenario.names)} instructors signed in; distribution {scenario.distribution} "
           f"started, load {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
@@ -326,6 +335,11 @@ def report(seen: Seen, outcome: Outcome, scenario: Scenario) -> bool:
               f"{percentile(times, 95):8.0f} {max(times, default=float('nan')):8.0f}"
               + (f" {percentile(served, 50):10.0f} {percentile(served, 95):6.0f}"
                  if served else ""))  # fmt: skip
+    for name in PAGES:
+        pairs = zip(seen.times.get(name, []), seen.ended.get(name, []), strict=True)
+        slowest = sorted(pairs, reverse=True)
+        print(f"  slowest {name}: " + ", ".join(
+            f"{ms:.0f} ms at {at - seen.began:+.0f} s" for ms, at in slowest[:5]))  # fmt: skip
     requests_made = sum(len(t) for t in seen.times.values())
     print(f"load: {outcome.seconds:.0f} s, {requests_made} requests, "
           f"{requests_made / outcome.seconds:.1f} a second; {outcome.polls} activity polls "
